@@ -1,0 +1,49 @@
+"""checkpointing: a persistent result cache for Python functions that knows when a result is stale.
+
+``@checkpoint()`` stores a function's return value on disk and returns it on a later
+call, in this process or another, while the call context (normalised code, argument
+values, values of the globals it reads, and the code of the helpers it reaches) is
+unchanged.
+"""
+
+from __future__ import annotations
+
+from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache
+from checkpointing.config import defaults
+from checkpointing.context import FuncCallContext
+from checkpointing.decorator import DecoratorCheckpoint, checkpoint
+from checkpointing.exceptions import (
+    CheckpointFailure,
+    CheckpointingError,
+    CheckpointingWarning,
+    CheckpointNotExist,
+    CorruptEntryWarning,
+    IdentificationError,
+    ResultNotPicklableError,
+    StorageError,
+)
+from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutoFuncCallIdentifier",
+    "CacheBase",
+    "CheckpointFailure",
+    "CheckpointNotExist",
+    "CheckpointingError",
+    "CheckpointingWarning",
+    "CorruptEntryWarning",
+    "DecoratorCheckpoint",
+    "EntryInfo",
+    "FuncCallContext",
+    "FuncCallIdentifierBase",
+    "IdentificationError",
+    "MemoryCache",
+    "PickleFileCache",
+    "ResultNotPicklableError",
+    "StorageError",
+    "__version__",
+    "checkpoint",
+    "defaults",
+]

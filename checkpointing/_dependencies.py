@@ -1,0 +1,294 @@
+"""What a function depends on, worked out once per code object and reused on every call.
+
+A :class:`CodeProfile` holds the digest of the function's normalised code and the free
+names it reads. A call then only looks up the current *values* of those names
+(:func:`free_values`); the values are hashed by :mod:`checkpointing._hashing`, which
+follows user-defined functions and classes among them recursively.
+
+When no source is available (``python -c``, ``exec``, a REPL) the profile is built from
+the code object instead: bytecode, names and constants, recursively. That identity is
+deterministic across processes but not insensitive to renames or formatting.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dis
+import importlib.metadata
+import os
+import site
+import sys
+import sysconfig
+import textwrap
+from dataclasses import dataclass
+from types import CodeType, FunctionType, ModuleType
+from typing import Any
+
+import xxhash
+
+from checkpointing._normalize import FreeName, normalise_function
+from checkpointing._source import find_source
+
+__all__ = [
+    "UNBOUND",
+    "CodeProfile",
+    "free_values",
+    "is_user_module",
+    "package_version",
+    "profile_of",
+]
+
+# Stands in for a free name that has no value when the call happens; a plain string so
+# it hashes the same in every process.
+UNBOUND = "\x00checkpointing:unbound"
+_PYTHON = f"python-{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeProfile:
+    """The static identity of a function's code and how to read its free names.
+
+    ``plan`` pairs each free name with the index of its closure cell (``-1`` for a
+    global or builtin), so a call reads values without searching.
+    """
+
+    digest: bytes
+    free_names: tuple[FreeName, ...]
+    plan: tuple[tuple[int, str, tuple[str, ...]], ...]
+    source: str | None
+
+
+_profiles: dict[CodeType, CodeProfile] = {}
+
+
+def profile_of(func: FunctionType) -> CodeProfile:
+    """Return the profile of ``func``'s code, building it on first use."""
+    code = func.__code__
+    profile = _profiles.get(code)
+    if profile is None:
+        profile = _build_profile(func)
+        _profiles[code] = profile
+    return profile
+
+
+def _build_profile(func: FunctionType) -> CodeProfile:
+    code = func.__code__
+    source = find_source(func)
+    node = _function_node(source, code) if source else None
+    if node is not None:
+        normalised = normalise_function(node)
+        text = "source:" + normalised.text
+        free_names = normalised.free_names
+    else:
+        source = None
+        text = "code:" + repr(_code_identity(code))
+        free_names = _code_free_names(code)
+    cells = {name: index for index, name in enumerate(code.co_freevars)}
+    plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
+    digest = xxhash.xxh3_128_digest(text.encode("utf-8"))
+    return CodeProfile(digest, free_names, plan, source)
+
+
+def _function_node(
+    source: str, code: CodeType
+) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
+    """Find the definition of ``code`` in ``source``, or ``None`` if it is not unique."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    is_lambda = code.co_name == "<lambda>"
+    nargs = code.co_argcount + code.co_kwonlyargcount
+    nargs += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)  # *args, **kwargs
+    params = code.co_varnames[:nargs]
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
+    for node in ast.walk(tree):
+        if is_lambda and isinstance(node, ast.Lambda):
+            found.append(node)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if not is_lambda and node.name == code.co_name:
+                found.append(node)
+                break  # the outermost definition of that name is the one inspect found
+    matching = [n for n in found if _param_names(n) == params]
+    if is_lambda and len({ast.dump(n) for n in matching}) != 1:
+        return None  # two different lambdas on one line: ambiguous, use the bytecode
+    return matching[0] if matching else None
+
+
+def _param_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> tuple[str, ...]:
+    args = node.args
+    names = [a.arg for a in (*args.posonlyargs, *args.args)]
+    names += [a.arg for a in args.kwonlyargs]
+    names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+    return tuple(names)
+
+
+_CODE_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200  # semantics, not origin
+
+
+def _code_identity(code: CodeType) -> tuple[Any, ...]:
+    """Describe ``code`` by what it does, leaving out file, name and line numbers."""
+    consts: list[Any] = []
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            consts.append(_code_identity(const))
+        elif isinstance(const, frozenset):
+            consts.append(("frozenset", sorted(map(repr, const))))
+        else:
+            consts.append((type(const).__name__, repr(const)))
+    return (
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_flags & _CODE_FLAGS,
+        code.co_code,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        tuple(consts),
+    )
+
+
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+
+
+def _code_free_names(code: CodeType) -> tuple[FreeName, ...]:
+    """List the globals and closure variables ``code`` (or code nested in it) reads."""
+    names: dict[str, None] = {}
+    stack = [code]
+    while stack:
+        current = stack.pop(0)
+        for instruction in dis.get_instructions(current):
+            if instruction.opname in _GLOBAL_OPS and isinstance(instruction.argval, str):
+                names.setdefault(instruction.argval)
+        stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    for name in code.co_freevars:
+        names.setdefault(name)
+    return tuple((name, ()) for name in names)
+
+
+def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
+    """Read the current value of every free name of ``func``, in profile order."""
+    namespace = func.__globals__
+    closure = func.__closure__
+    values: list[object] = []
+    for cell_index, name, chain in profile.plan:
+        value: object
+        if cell_index >= 0 and closure is not None:
+            try:
+                value = closure[cell_index].cell_contents
+            except ValueError:
+                value = UNBOUND
+        elif name in namespace:
+            value = namespace[name]
+        else:
+            value = _builtin(namespace, name)
+        for attr in chain:
+            if not (isinstance(value, ModuleType) and is_user_module(value.__name__)):
+                break
+            value = getattr(value, attr, UNBOUND)
+        values.append(value)
+    return tuple(values)
+
+
+def _builtin(namespace: dict[str, Any], name: str) -> object:
+    table = namespace.get("__builtins__", builtins)
+    if isinstance(table, ModuleType):
+        return getattr(table, name, UNBOUND)
+    if isinstance(table, dict):
+        return table.get(name, UNBOUND)
+    return UNBOUND
+
+
+# -- user code or library code? ------------------------------------------------
+_user_modules: dict[str, bool] = {}
+_versions: dict[str, str] = {}
+
+
+def _library_roots() -> tuple[str, ...]:
+    """Return the directories that hold the standard library and installed packages."""
+    roots: set[str] = set()
+    paths = sysconfig.get_paths()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if key in paths:
+            roots.add(paths[key])
+    try:
+        roots.update(site.getsitepackages())
+        roots.add(site.getusersitepackages())
+    except AttributeError:  # pragma: no cover - some embedded interpreters lack these
+        pass
+    roots.update(p for p in sys.path if "site-packages" in p or "dist-packages" in p)
+    resolved = {os.path.join(os.path.realpath(r), "") for r in roots if r}
+    return tuple(sorted(resolved))
+
+
+_ROOTS: tuple[str, ...] | None = None
+
+
+def is_user_module(name: str | None) -> bool:
+    """Tell whether module ``name`` is the user's code (followed) or a library (versioned).
+
+    A module is a library when it is built in, part of the standard library or
+    installed in a site-packages directory; anything else, including ``__main__``,
+    notebook cells and modules of the user's own project, is user code.
+    """
+    if not name:
+        return True
+    known = _user_modules.get(name)
+    if known is not None:
+        return known
+    global _ROOTS
+    if _ROOTS is None:
+        _ROOTS = _library_roots()
+    top = name.partition(".")[0]
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None) if module is not None else None
+    if name == "__main__":
+        user = True
+    elif top in sys.stdlib_module_names or name in sys.builtin_module_names:
+        user = False
+    elif file is None:
+        user = module is None or top not in sys.modules or _is_user_file(sys.modules[top])
+    else:
+        path = os.path.realpath(file)
+        user = not path.startswith(_ROOTS)
+    _user_modules[name] = user
+    return user
+
+
+def _is_user_file(module: ModuleType) -> bool:
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return True
+    assert _ROOTS is not None
+    return not os.path.realpath(file).startswith(_ROOTS)
+
+
+def package_version(module_name: str | None) -> str:
+    """Return the version of the distribution that provides ``module_name``."""
+    top = (module_name or "").partition(".")[0]
+    version = _versions.get(top)
+    if version is not None:
+        return version
+    if not top or top in sys.stdlib_module_names or top == "builtins":
+        version = _PYTHON
+    else:
+        attr = getattr(sys.modules.get(top), "__version__", None)
+        version = attr if isinstance(attr, str) else _distribution_version(top)
+    _versions[top] = version
+    return version
+
+
+def _distribution_version(top: str) -> str:
+    try:
+        return importlib.metadata.version(top)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for dist in importlib.metadata.packages_distributions().get(top, []):
+        try:
+            return f"{dist}-{importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"

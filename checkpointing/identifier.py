@@ -1,0 +1,86 @@
+"""Turn a call context into a context id: the key under which its result is stored."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from abc import ABC, abstractmethod
+from typing import Any
+
+from checkpointing._dependencies import free_values
+from checkpointing._hashing import hash_values, hasher_factory
+from checkpointing.config import defaults
+from checkpointing.context import FuncCallContext
+from checkpointing.exceptions import IdentificationError
+
+__all__ = ["KEY_FORMAT_VERSION", "AutoFuncCallIdentifier", "FuncCallIdentifierBase"]
+
+# Bump when the way keys are built changes, so old entries are never mistaken for new.
+KEY_FORMAT_VERSION = 1
+_KEY_PREFIX = (KEY_FORMAT_VERSION, sys.version_info[0], sys.version_info[1])
+
+
+class FuncCallIdentifierBase(ABC):
+    """Decide which calls share a result by giving each call context an id.
+
+    Two calls with equal ids share one stored result. The id must be accepted by the
+    cache it is used with: :class:`~checkpointing.PickleFileCache` takes any picklable
+    value and uses strings that are valid file names as the file name stem.
+    """
+
+    @abstractmethod
+    def identify(self, context: FuncCallContext) -> Any:
+        """Return the id of the call described by ``context``."""
+
+
+class AutoFuncCallIdentifier(FuncCallIdentifierBase):
+    """Identify a call by its normalised code, argument values and the values it reads.
+
+    The id is the hex digest (``algorithm``, default ``xxh3_128``) of: a key format
+    version, the Python version, the digest of the function's normalised code, the
+    bound argument values in parameter order, and the current values of the globals
+    and closure variables the function reads. User-defined functions and classes among
+    those values contribute their own code, recursively.
+    """
+
+    def __init__(self, algorithm: str | None = None, pickle_protocol: int | None = None) -> None:
+        self.algorithm = algorithm if algorithm is not None else defaults["hash.algorithm"]
+        if not isinstance(self.algorithm, str):
+            raise TypeError(f"algorithm must be a string, got {self.algorithm!r}")
+        self._new_hasher = hasher_factory(self.algorithm)
+        protocol = pickle_protocol if pickle_protocol is not None else defaults["hash.pickle_protocol"]
+        if not isinstance(protocol, int) or not 2 <= protocol <= pickle.HIGHEST_PROTOCOL:
+            raise ValueError(
+                f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
+                f"got {protocol!r}"
+            )
+        self.pickle_protocol = protocol
+
+    def identify(self, context: FuncCallContext) -> str:
+        """Return the hex digest of the call context (see the class docstring)."""
+        profile = context.profile
+        values = free_values(context.function, profile)
+        key = (_KEY_PREFIX, profile.digest, tuple(context.arguments.values()), values)
+        try:
+            return hash_values(key, self._new_hasher, self.pickle_protocol).hexdigest()
+        except Exception as exc:
+            raise IdentificationError(self._explain(context, values, exc)) from exc
+
+    def _explain(self, context: FuncCallContext, values: tuple[object, ...], exc: Exception) -> str:
+        """Name the argument or global that could not be hashed (only on failure)."""
+        suspects: list[tuple[str, object]] = [
+            (f"argument {name!r}", value) for name, value in context.arguments.items()
+        ]
+        suspects += [
+            (f"global {'.'.join((name, *chain))!r}", value)
+            for (name, chain), value in zip(context.profile.free_names, values, strict=True)
+        ]
+        for label, value in suspects:
+            try:
+                hash_values(value, self._new_hasher, self.pickle_protocol)
+            except Exception as inner:
+                return (
+                    f"{label} ({type(value).__name__}) cannot be hashed deterministically: "
+                    f"{type(inner).__name__}: {inner}"
+                )
+        return f"the call cannot be hashed deterministically: {type(exc).__name__}: {exc}"
