@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import builtins
 import dis
-import importlib.metadata
 import os
 import site
 import sys
@@ -59,23 +58,27 @@ class CodeProfile:
     source: str | None
 
 
-_profiles: dict[CodeType, CodeProfile] = {}
+# Keyed by identity: equal code objects from different files may have different
+# sources. The code object is kept so its id cannot be reused while the entry exists.
+_profiles: dict[int, tuple[CodeType, CodeProfile]] = {}
 
 
 def profile_of(func: FunctionType) -> CodeProfile:
     """Return the profile of ``func``'s code, building it on first use."""
     code = func.__code__
-    profile = _profiles.get(code)
-    if profile is None:
-        profile = _build_profile(func)
-        _profiles[code] = profile
-    return profile
+    entry = _profiles.get(id(code))
+    if entry is None:
+        entry = (code, _build_profile(func))
+        _profiles[id(code)] = entry
+    return entry[1]
 
 
 def _build_profile(func: FunctionType) -> CodeProfile:
     code = func.__code__
     source = find_source(func)
     node = _function_node(source, code) if source else None
+    if node is not None and not _compiles_to(node, code):
+        node = None  # the source on hand is not what is running (edited since import?)
     if node is not None:
         normalised = normalise_function(node)
         text = "source:" + normalised.text
@@ -114,6 +117,73 @@ def _function_node(
     if is_lambda and len({ast.dump(n) for n in matching}) != 1:
         return None  # two different lambdas on one line: ambiguous, use the bytecode
     return matching[0] if matching else None
+
+
+_FUTURE_FLAGS = 0
+for _feature in __import__("__future__").all_feature_names:
+    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
+
+
+def _compiles_to(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, code: CodeType) -> bool:
+    """Tell whether compiling ``node`` reproduces ``code``: proof the source is current.
+
+    The definition is compiled inside a wrapper that recreates its closure cells (and a
+    class for ``super()``), so name resolution matches the original; then bytecode,
+    names and constants are compared. Line numbers and file names are not.
+    """
+    statement: ast.stmt = node if not isinstance(node, ast.Lambda) else ast.Expr(node)
+    body: list[ast.stmt] = [statement]
+    free = [name for name in code.co_freevars if name != "__class__"]
+    if "__class__" in code.co_freevars:
+        body = [ast.ClassDef(name="_", bases=[], keywords=[], body=body, decorator_list=[])]
+    if free:
+        cells: list[ast.expr] = [ast.Name(id=name, ctx=ast.Store()) for name in free]
+        body = [
+            ast.FunctionDef(
+                name="_",
+                args=ast.arguments(
+                    posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]
+                ),
+                body=[ast.Assign(targets=cells, value=ast.Constant(None)), *body],
+                decorator_list=[],
+            )
+        ]
+    module = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    try:
+        compiled = compile(
+            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
+        )
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    stack = [compiled]
+    while stack:
+        candidate = stack.pop()
+        if candidate.co_name == code.co_name and _same_code(candidate, code):
+            return True
+        stack.extend(c for c in candidate.co_consts if isinstance(c, CodeType))
+    return False
+
+
+def _same_code(a: CodeType, b: CodeType) -> bool:
+    """Compare what two code objects do, ignoring where they were defined."""
+    if (
+        a.co_code != b.co_code
+        or a.co_names != b.co_names
+        or a.co_varnames != b.co_varnames
+        or a.co_freevars != b.co_freevars
+        or a.co_cellvars != b.co_cellvars
+        or a.co_argcount != b.co_argcount
+        or a.co_kwonlyargcount != b.co_kwonlyargcount
+        or len(a.co_consts) != len(b.co_consts)
+    ):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts, strict=True):
+        if isinstance(x, CodeType) and isinstance(y, CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or repr(x) != repr(y):
+            return False
+    return True
 
 
 def _param_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> tuple[str, ...]:
@@ -249,11 +319,15 @@ def is_user_module(name: str | None) -> bool:
         user = True
     elif top in sys.stdlib_module_names or name in sys.builtin_module_names:
         user = False
+    elif module is None:
+        # Not imported (yet): decide by its package if that is loaded, and do not
+        # remember the answer, which may change once the module is imported.
+        parent = sys.modules.get(top)
+        return parent is None or _is_user_file(parent)
     elif file is None:
-        user = module is None or top not in sys.modules or _is_user_file(sys.modules[top])
+        user = top not in sys.modules or _is_user_file(sys.modules[top])
     else:
-        path = os.path.realpath(file)
-        user = not path.startswith(_ROOTS)
+        user = not os.path.realpath(file).startswith(_ROOTS)
     _user_modules[name] = user
     return user
 
@@ -282,6 +356,8 @@ def package_version(module_name: str | None) -> str:
 
 
 def _distribution_version(top: str) -> str:
+    import importlib.metadata  # costs ~15 ms: only when a library needs its version
+
     try:
         return importlib.metadata.version(top)
     except importlib.metadata.PackageNotFoundError:

@@ -1,0 +1,196 @@
+"""Unit tests of value hashing: canonical, content-based, and never guessing."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from checkpointing._hashing import hash_values, hasher_factory
+
+XXH = hasher_factory("xxh3_128")
+
+
+def key(value: object) -> str:
+    """Hash ``value`` the way the identifier does."""
+    return hash_values(value, XXH, 5).hexdigest()
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float = 0.0
+
+
+class Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self, a: int) -> None:
+        self.a = a
+
+
+class WithDescriptors:
+    @property
+    def v(self) -> int:
+        return 1
+
+    @staticmethod
+    def s() -> int:
+        return 2
+
+    @classmethod
+    def c(cls) -> int:
+        return 3
+
+    @functools.cached_property
+    def cp(self) -> int:
+        return 4
+
+
+HASHABLE = {
+    "none": None,
+    "nested": {"k": [1, {2, 3}], "t": frozenset({"x", "y"}), "s": {"a", "b", "c"}},
+    "dataclass": Point(1, 2.0),
+    "enum": Color.RED,
+    "slots": Slotted(3),
+    "descriptors": WithDescriptors(),
+    "ndarray": np.arange(10),
+    "datetime-array": np.array(["2020-01-01"], dtype="M8[ns]"),
+    "object-array": np.array([1, "a"], dtype=object),
+    "dataframe": pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}),
+    "series": pd.Series([1.0, 2.0], name="s"),
+    "categorical": pd.Series(["a", "b"], dtype="category"),
+    "module": np,
+    "builtin": len,
+    "library-function": np.sum,
+    "partial": functools.partial(int, base=2),
+    "type": int,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HASHABLE))
+def test_common_values_hash(name: str) -> None:
+    """Values data scientists pass around hash to a 32-hex-digit key, repeatably."""
+    value = HASHABLE[name]
+    assert len(key(value)) == 32
+    assert key(value) == key(value)
+
+
+def test_keys_do_not_depend_on_hash_seed_or_process(tmp_path: Path) -> None:
+    """The same values hash identically in processes with different PYTHONHASHSEED."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "from checkpointing._hashing import hash_values, hasher_factory\n"
+        "import numpy as np\n"
+        "class Local:\n"
+        "    def __init__(self): self.tags = {'alpha', 'beta', 'gamma'}\n"
+        "    def total(self): return len(self.tags)\n"
+        "values = [{'x', 'y', 'z'}, {'k1': {'a', 'b'}, 'k2': frozenset('xyz')},\n"
+        "          Local(), np.arange(5), [Local, Local.total]]\n"
+        "print(hash_values(values, hasher_factory('xxh3_128'), 5).hexdigest())\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "12345"):
+        run = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
+        outputs.add(run.stdout.strip())
+    assert len(outputs) == 1
+
+
+def test_equal_sets_built_in_different_orders_hash_equal() -> None:
+    """Set iteration order does not reach the key."""
+    a = set()
+    for word in ["pear", "apple", "fig", "kiwi"]:
+        a.add(word)
+    b = {"kiwi", "fig", "apple", "pear"}
+    assert key(a) == key(b)
+    assert key(a) != key(b | {"plum"})
+
+
+def test_array_layout_does_not_matter_but_content_and_dtype_do() -> None:
+    """Arrays are compared by content: C/F order and copies agree; values and dtype differ."""
+    a = np.arange(12).reshape(3, 4)
+    assert key(a) == key(np.asfortranarray(a)) == key(a.copy()) == key(a[:, :].copy())
+    assert key(a) != key(a.astype(np.int32))
+    assert key(a) != key(a.reshape(4, 3))
+    changed = a.copy()
+    changed[2, 3] = -1
+    assert key(a) != key(changed)
+
+
+def test_equal_dataframes_give_equal_keys_whatever_their_blocks() -> None:
+    """A frame built from a 2-D array and one built column by column hash equal."""
+    from_array = pd.DataFrame(np.arange(6).reshape(3, 2), columns=["a", "b"])
+    from_columns = pd.DataFrame({"a": [0, 2, 4], "b": [1, 3, 5]})
+    assert key(from_array) == key(from_columns)
+    assert key(from_array) != key(from_columns.rename(columns={"b": "c"}))
+    assert key(from_array) != key(from_columns.assign(b=[1, 3, 6]))
+    assert key(from_array) != key(from_columns.set_axis([1, 2, 3]))
+
+
+def test_numbers_of_different_types_are_different_keys() -> None:
+    """1, 1.0 and True compare equal in Python but may behave differently: keys differ."""
+    assert len({key(1), key(1.0), key(True)}) == 3
+
+
+@pytest.mark.parametrize(
+    "value",
+    [threading.Lock(), (i for i in range(3))],
+    ids=["lock", "generator"],
+)
+def test_values_without_a_stable_serialisation_are_refused(value: object) -> None:
+    """Locks and generators raise instead of falling back to an address-bearing repr."""
+    with pytest.raises(TypeError):
+        key(value)
+
+
+def test_user_class_methods_are_part_of_an_instance_key() -> None:
+    """Two classes with equal state but different method code give different keys."""
+
+    def make(offset: int) -> object:
+        if offset:
+
+            class Thing:
+                def value(self) -> int:
+                    return 1 + 1
+
+        else:
+
+            class Thing:  # type: ignore[no-redef]
+                def value(self) -> int:
+                    return 1
+
+        return Thing()
+
+    assert key(make(0)) != key(make(1))
+
+
+def test_unknown_algorithm_is_refused_by_name() -> None:
+    """An unknown hash algorithm name raises ValueError naming it."""
+    with pytest.raises(ValueError, match="no-such-hash"):
+        hasher_factory("no-such-hash")
+
+
+def test_hashlib_algorithms_are_accepted() -> None:
+    """A hashlib algorithm such as sha256 can replace xxh3."""
+    digest = hash_values({"a": 1}, hasher_factory("sha256"), 5).hexdigest()
+    assert len(digest) == 64
