@@ -11,7 +11,7 @@ from __future__ import annotations
 from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
-from checkpointing.decorator import DecoratorCheckpoint, checkpoint
+from checkpointing.decorator import CheckpointedFunction, DecoratorCheckpoint, checkpoint
 from checkpointing.exceptions import (
     CheckpointFailure,
     CheckpointingError,
@@ -31,6 +31,7 @@ __all__ = [
     "CacheBase",
     "CheckpointFailure",
     "CheckpointNotExist",
+    "CheckpointedFunction",
     "CheckpointingError",
     "CheckpointingWarning",
     "CorruptEntryWarning",

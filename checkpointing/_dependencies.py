@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dis
+import linecache
 import os
 import site
 import sys
@@ -109,10 +110,13 @@ def _function_node(
     for node in ast.walk(tree):
         if is_lambda and isinstance(node, ast.Lambda):
             found.append(node)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if not is_lambda and node.name == code.co_name:
-                found.append(node)
-                break  # the outermost definition of that name is the one inspect found
+        elif (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and not is_lambda
+            and node.name == code.co_name
+        ):
+            found.append(node)
+            break  # the outermost definition of that name is the one inspect found
     matching = [n for n in found if _param_names(n) == params]
     if is_lambda and len({ast.dump(n) for n in matching}) != 1:
         return None  # two different lambdas on one line: ambiguous, use the bytecode
@@ -148,7 +152,12 @@ def _compiles_to(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, code
                 decorator_list=[],
             )
         ]
-    module = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    # The compiler emits different bytecode for ``name.method()`` when ``name`` is bound
+    # by an import in the module, so the module's imports are declared again here.
+    imports: list[ast.stmt] = [
+        ast.Import(names=[ast.alias(name=name)]) for name in _module_imports(code.co_filename)
+    ]
+    module = ast.fix_missing_locations(ast.Module(body=[*imports, *body], type_ignores=[]))
     try:
         compiled = compile(
             module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
@@ -162,6 +171,36 @@ def _compiles_to(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, code
             return True
         stack.extend(c for c in candidate.co_consts if isinstance(c, CodeType))
     return False
+
+
+_imports_by_file: dict[str, tuple[list[str], tuple[str, ...]]] = {}
+
+
+def _module_imports(filename: str) -> tuple[str, ...]:
+    """Return the names bound by imports at the top level of ``filename``'s module."""
+    lines = linecache.getlines(filename)
+    cached = _imports_by_file.get(filename)
+    if cached is not None and cached[0] is lines:
+        return cached[1]
+    try:
+        tree = ast.parse("".join(lines))
+    except (SyntaxError, ValueError):
+        names: tuple[str, ...] = ()
+    else:
+        found: dict[str, None] = {}
+        stack: list[ast.AST] = list(tree.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    bound = alias.asname or alias.name.partition(".")[0]
+                    if bound != "*" and bound.isidentifier():
+                        found.setdefault(bound)
+            elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                stack.extend(ast.iter_child_nodes(node))  # module-level if/try blocks
+        names = tuple(found)
+    _imports_by_file[filename] = (lines, names)
+    return names
 
 
 def _same_code(a: CodeType, b: CodeType) -> bool:
@@ -222,21 +261,36 @@ def _code_identity(code: CodeType) -> tuple[Any, ...]:
 
 
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 
 
 def _code_free_names(code: CodeType) -> tuple[FreeName, ...]:
-    """List the globals and closure variables ``code`` (or code nested in it) reads."""
-    names: dict[str, None] = {}
+    """List the globals and closure variables ``code`` (or code nested in it) reads.
+
+    A global followed by attribute loads (``helpers.f``) is recorded with that chain,
+    so functions reached through a user module are followed here too.
+    """
+    names: dict[FreeName, None] = {}
     stack = [code]
     while stack:
         current = stack.pop(0)
+        base: str | None = None
+        chain: list[str] = []
         for instruction in dis.get_instructions(current):
+            if base is not None and instruction.opname in _ATTRIBUTE_OPS:
+                chain.append(str(instruction.argval))
+                continue
+            if base is not None:
+                names.setdefault((base, tuple(chain)))
+                base = None
             if instruction.opname in _GLOBAL_OPS and isinstance(instruction.argval, str):
-                names.setdefault(instruction.argval)
+                base, chain = instruction.argval, []
+        if base is not None:
+            names.setdefault((base, tuple(chain)))
         stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
     for name in code.co_freevars:
-        names.setdefault(name)
-    return tuple((name, ()) for name in names)
+        names.setdefault((name, ()))
+    return tuple(names)
 
 
 def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:

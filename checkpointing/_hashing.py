@@ -44,7 +44,7 @@ from checkpointing._dependencies import (
     profile_of,
 )
 
-__all__ = ["Hasher", "hasher_factory", "hash_values"]
+__all__ = ["Hasher", "hash_values", "hasher_factory"]
 
 # The attribute our decorator sets on its wrapper: hashing a wrapper means hashing the
 # function it wraps.
@@ -210,7 +210,8 @@ def _function_token(pickler: _KeyPickler, func: FunctionType) -> tuple[Any, ...]
     if isinstance(inner, FunctionType):
         func = inner
     if not is_user_module(func.__module__):
-        return ("lib-function", func.__module__, func.__qualname__, package_version(func.__module__))
+        module = func.__module__
+        return ("lib-function", module, func.__qualname__, package_version(module))
     profile = profile_of(func)
     earlier = pickler._first_visit(func)
     if earlier is not None:
@@ -273,6 +274,11 @@ def _descriptor_token(pickler: _KeyPickler, obj: Any) -> tuple[Any, ...]:
     return (kind, dict(obj))  # MappingProxyType
 
 
+def _lru_cache_token(pickler: _KeyPickler, wrapper: Any) -> tuple[Any, ...]:
+    # lru_cache wrappers pickle by name, which would hide edits to the wrapped code.
+    return ("lru_cache", wrapper.__wrapped__, wrapper.cache_parameters())
+
+
 def _ndarray_token(pickler: _KeyPickler, array: Any) -> tuple[Any, ...]:
     numpy = sys.modules["numpy"]
     dtype = array.dtype
@@ -299,8 +305,7 @@ def _series_token(pickler: _KeyPickler, series: Any) -> tuple[Any, ...]:
 def _dataframe_token(pickler: _KeyPickler, frame: Any) -> tuple[Any, ...]:
     # Column by column, so equal frames give equal keys whatever their block layout.
     columns = tuple(
-        (str(frame.dtypes.iloc[i]), _series_values(frame.iloc[:, i]))
-        for i in range(frame.shape[1])
+        (str(frame.dtypes.iloc[i]), _series_values(frame.iloc[:, i])) for i in range(frame.shape[1])
     )
     return ("DataFrame", frame.columns, frame.index, columns, frame.attrs or None)
 
@@ -318,6 +323,7 @@ _HANDLERS: dict[type, Handler] = {
     functools.cached_property: _descriptor_token,
     MemberDescriptorType: _descriptor_token,
     MappingProxyType: _descriptor_token,
+    type(functools.cache(len)): _lru_cache_token,
 }
 
 _SPECIAL_CLASSES: dict[tuple[str, str], Handler] = {

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 from types import FunctionType
 from typing import Any
-
-import builtins
 
 from checkpointing._dependencies import UNBOUND, CodeProfile, profile_of
 

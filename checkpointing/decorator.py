@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from types import FunctionType
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from checkpointing._dependencies import profile_of
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
@@ -32,11 +32,28 @@ from checkpointing.exceptions import (
     CheckpointingWarning,
     CheckpointNotExist,
 )
-from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
+from checkpointing.identifier import AutoFuncCallIdentifier
 
-__all__ = ["DecoratorCheckpoint", "checkpoint"]
+__all__ = ["CheckpointedFunction", "DecoratorCheckpoint", "checkpoint"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R", covariant=True)
+
+
+class CheckpointedFunction(Protocol[P, R]):
+    """What decorating a function returns: the function, plus ``rerun`` and ``cache``."""
+
+    cache: Any
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the stored result for this call context, or run and store it."""
+        ...
+
+    def rerun(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function even if a result is stored, and store the new result."""
+        ...
+
+
 _NO_ID = object()  # the call could not be identified: run it uncached
 
 
@@ -51,6 +68,12 @@ class DecoratorCheckpoint:
     """
 
     def __init__(self, identifier: Any, cache: Any, on_error: str | None = None) -> None:
+        for label, value in (("identifier", identifier), ("cache", cache)):
+            if isinstance(value, type):
+                raise TypeError(
+                    f"{label} must be an instance, got the class {value.__name__}; "
+                    f"did you mean {value.__name__}()?"
+                )
         if not callable(getattr(identifier, "identify", None)):
             raise TypeError(
                 "identifier must provide identify(context), e.g. an instance of a "
@@ -68,13 +91,16 @@ class DecoratorCheckpoint:
             on_error if on_error is not None else defaults["checkpoint.on_error"]
         )
 
-    def __call__(self, func: F) -> F:
+    def __call__(self, func: Callable[P, R]) -> CheckpointedFunction[P, R]:
         """Return a caching wrapper of ``func`` with a ``rerun`` method."""
-        return _Checkpointed(func, self.identifier, self.cache, self.on_error).wrapper()
+        wrapper: CheckpointedFunction[P, R] = _Checkpointed(
+            func, self.identifier, self.cache, self.on_error
+        ).wrapper()
+        return wrapper
 
 
 @overload
-def checkpoint(directory: F) -> F: ...
+def checkpoint(directory: Callable[P, R]) -> CheckpointedFunction[P, R]: ...
 
 
 @overload
@@ -102,9 +128,7 @@ def checkpoint(
         return checkpoint()(directory)  # bare @checkpoint
     if cache is not None:
         if directory is not None or cache_pickle_protocol is not None:
-            raise ValueError(
-                "pass either cache= or directory=/cache_pickle_protocol=, not both"
-            )
+            raise ValueError("pass either cache= or directory=/cache_pickle_protocol=, not both")
     else:
         cache = PickleFileCache(directory, cache_pickle_protocol)
     return DecoratorCheckpoint(AutoFuncCallIdentifier(), cache, on_error)
@@ -132,7 +156,8 @@ class _Checkpointed:
         self.signature = inspect.signature(func)
         # Analyse the code now: the source is at hand at decoration time (in a notebook
         # the cell is still in linecache), and the first call is not slowed down.
-        self.profile = profile_of(self.func) if isinstance(identifier, AutoFuncCallIdentifier) else None
+        auto = isinstance(identifier, AutoFuncCallIdentifier)
+        self.profile = profile_of(self.func) if auto else None
         self._save_entry = getattr(cache, "save_entry", None)
         self._retrieve_entry = getattr(cache, "retrieve_entry", None)
 
@@ -150,14 +175,21 @@ class _Checkpointed:
                 result, run_time = self.cache.retrieve(context_id), None
         except CheckpointNotExist:
             return context_id, _NO_ID
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any cache failure goes to on_error
             self._fail("could not read the cache", exc, stacklevel=5)
             return context_id, _NO_ID
         self._publish("hit", context_id, time.perf_counter() - start, run_time)
         return context_id, result
 
-    def store(self, context_id: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-              result: Any, run_time: float, force: bool) -> None:
+    def store(
+        self,
+        context_id: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        result: Any,
+        run_time: float,
+        force: bool,
+    ) -> None:
         """Save ``result`` under ``context_id`` (when the call could be identified)."""
         if context_id is _NO_ID:
             self._publish("uncached", context_id, run_time, run_time)
@@ -176,7 +208,7 @@ class _Checkpointed:
                 self._save_entry(context_id, result, info)
             else:
                 self.cache.save(context_id, result)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any cache failure goes to on_error
             self._fail("could not store the result", exc, stacklevel=5, ran=True)
         self._publish("rerun" if force else "miss", context_id, run_time, run_time)
 
@@ -190,7 +222,7 @@ class _Checkpointed:
         context = FuncCallContext(self.func, bound.arguments, self.profile)
         try:
             return self.identifier.identify(context)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any identifier failure goes to on_error
             self._fail("could not identify the call", exc, stacklevel=6)
             return _NO_ID
 

@@ -6,6 +6,7 @@ truthiness test when nobody listens, so the hot path stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -51,10 +52,9 @@ def subscribe(listener: Listener) -> Callable[[], None]:
 def publish(event: CheckpointEvent) -> None:
     """Deliver ``event`` to every listener; a failing listener never breaks the call."""
     for listener in list(_listeners):
-        try:
+        # An observer must never break the user's program.
+        with contextlib.suppress(Exception):
             listener(event)
-        except Exception:  # noqa: BLE001 - an observer must not break the user's program
-            pass
 
 
 def has_listeners() -> bool:

@@ -48,7 +48,9 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         if not isinstance(self.algorithm, str):
             raise TypeError(f"algorithm must be a string, got {self.algorithm!r}")
         self._new_hasher = hasher_factory(self.algorithm)
-        protocol = pickle_protocol if pickle_protocol is not None else defaults["hash.pickle_protocol"]
+        protocol = pickle_protocol
+        if protocol is None:
+            protocol = defaults["hash.pickle_protocol"]
         if not isinstance(protocol, int) or not 2 <= protocol <= pickle.HIGHEST_PROTOCOL:
             raise ValueError(
                 f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
@@ -78,7 +80,7 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         for label, value in suspects:
             try:
                 hash_values(value, self._new_hasher, self.pickle_protocol)
-            except Exception as inner:
+            except Exception as inner:  # noqa: BLE001 - probing which value fails
                 return (
                     f"{label} ({type(value).__name__}) cannot be hashed deterministically: "
                     f"{type(inner).__name__}: {inner}"

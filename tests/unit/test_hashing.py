@@ -194,3 +194,25 @@ def test_hashlib_algorithms_are_accepted() -> None:
     """A hashlib algorithm such as sha256 can replace xxh3."""
     digest = hash_values({"a": 1}, hasher_factory("sha256"), 5).hexdigest()
     assert len(digest) == 64
+
+
+def test_lru_cached_helpers_are_hashed_by_their_code() -> None:
+    """An ``functools.lru_cache`` helper contributes its wrapped code, not just its name."""
+
+    def make(step: int) -> object:
+        if step:
+
+            @functools.lru_cache
+            def helper(x: int) -> int:
+                return x + 2
+
+        else:
+
+            @functools.lru_cache
+            def helper(x: int) -> int:
+                return x + 1
+
+        return helper
+
+    assert key(make(0)) != key(make(1))
+    assert key(make(0)) == key(make(0))

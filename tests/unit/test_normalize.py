@@ -93,9 +93,7 @@ def test_behaviour_preserving_edits_normalise_equal(before: str, after: str) -> 
 
 
 DIFFERENT = [
-    pytest.param(
-        "def f(a):\n    return a\n", "def f(a):\n    return a + 1\n", id="logic"
-    ),
+    pytest.param("def f(a):\n    return a\n", "def f(a):\n    return a + 1\n", id="logic"),
     pytest.param(
         "def f(x, y):\n    return x - y\n",
         "def f(x, y):\n    return y - x\n",

@@ -17,10 +17,12 @@ K = 1
 
 
 def plain(x: int) -> int:
+    """Read a global."""
     return x + K
 
 
 def make_inner() -> Callable[..., int]:
+    """Return a closure with a default."""
     y = 2
 
     def inner(a: int, b: int = 3) -> int:
@@ -44,24 +46,28 @@ class Child(Base):
 
 
 def lambda_holder() -> Callable[[int, int], int]:
+    """Return a lambda."""
     return lambda a, b: a - b
 
 
 def make_cached() -> Callable[..., Any]:
+    """Return a closure that was wrapped by lru_cache."""
     z = [1]
 
     @functools.lru_cache
     def cached(n: int) -> list[int]:
         return [v for v in z if v > n]
 
-    return cached.__wrapped__  # type: ignore[attr-defined, no-any-return]
+    return cached.__wrapped__
 
 
 async def coro(x: Any) -> list[Any]:
+    """Use an async comprehension."""
     return [i async for i in x]
 
 
 def with_walrus(xs: list[int]) -> tuple[list[int], int]:
+    """Bind a local from a comprehension."""
     return [(y := v) for v in xs], y
 
 

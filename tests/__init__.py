@@ -1,0 +1,1 @@
+"""Tests of checkpointing; a package so helpers import as ``tests.scriptcase``."""
