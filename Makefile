@@ -14,12 +14,13 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint typecheck pytest quick fmt docs clean distclean
+.PHONY: help venv demo test lint typecheck pytest quick test-pythons fmt docs clean distclean
 
 help:
 	@echo "make demo       compute a slow function once, then load it from the cache in a new process"
 	@echo "make test       ruff, ruff format --check, mypy and the whole pytest suite (what CI runs)"
 	@echo "make quick      pytest without the slow end-to-end tests"
+	@echo "make test-pythons  the core suites on Python 3.12 and 3.13 (in .venv-3.x)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make typecheck  mypy (strict on checkpointing and ipython_ext)"
 	@echo "make fmt        format and auto-fix with ruff"
@@ -57,6 +58,22 @@ pytest: $(STAMP)
 quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The core library supports Python 3.11 to 3.13; CI checks the other two versions here.
+# Interpreters: python3.12/python3.13 on PATH, else pyenv's. Missing ones fail the target.
+CORE_TESTS := tests/unit tests/test_e2e_rules.py tests/test_cache_contract.py \
+	tests/test_pickle_file_cache.py tests/test_bad_input.py tests/test_seed_examples.py
+test-pythons:
+	@set -e; for v in 3.12 3.13; do \
+		py=$$(command -v python$$v 2>/dev/null && python$$v -V >/dev/null 2>&1 && echo python$$v \
+			|| ls -d $$(pyenv root 2>/dev/null || echo /nonexistent)/versions/$$v*/bin/python 2>/dev/null | tail -n 1); \
+		py=$$(echo "$$py" | tail -n 1); \
+		if [ -z "$$py" ]; then echo "no Python $$v interpreter found"; exit 1; fi; \
+		echo "== Python $$v ($$py)"; \
+		test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
+		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest; \
+		.venv-$$v/bin/python -m pytest -q -o addopts="" -o filterwarnings=error $(CORE_TESTS); \
+	done
+
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -70,4 +87,4 @@ clean:
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-3.12 .venv-3.13
