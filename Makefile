@@ -14,13 +14,14 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint typecheck pytest quick test-pythons fmt docs clean distclean
+.PHONY: help venv demo test lint typecheck pytest quick test-pythons bench bench-smoke fmt docs clean distclean
 
 help:
 	@echo "make demo       compute a slow function once, then load it from the cache in a new process"
 	@echo "make test       ruff, ruff format --check, mypy and the whole pytest suite (what CI runs)"
 	@echo "make quick      pytest without the slow end-to-end tests"
 	@echo "make test-pythons  the core suites on Python 3.12 and 3.13 (in .venv-3.x)"
+	@echo "make bench      the benchmark suite beside joblib.Memory (BENCH_ARGS=--big for 1 GB cases)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make typecheck  mypy (strict on checkpointing and ipython_ext)"
 	@echo "make fmt        format and auto-fix with ruff"
@@ -73,6 +74,13 @@ test-pythons:
 		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest; \
 		.venv-$$v/bin/python -m pytest -q -o addopts="" -o filterwarnings=error $(CORE_TESTS); \
 	done
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Tiny sizes, no thresholds: keeps the benchmarks runnable (CI runs it).
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks --smoke
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

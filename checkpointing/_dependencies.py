@@ -33,10 +33,12 @@ from checkpointing._source import find_source
 __all__ = [
     "UNBOUND",
     "CodeProfile",
+    "find_definition",
     "free_values",
     "is_user_module",
     "package_version",
     "profile_of",
+    "source_matches_code",
 ]
 
 # Stands in for a free name that has no value when the call happens; a plain string so
@@ -62,6 +64,7 @@ class CodeProfile:
 # Keyed by identity: equal code objects from different files may have different
 # sources. The code object is kept so its id cannot be reused while the entry exists.
 _profiles: dict[int, tuple[CodeType, CodeProfile]] = {}
+DefinitionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
 def profile_of(func: FunctionType) -> CodeProfile:
@@ -77,8 +80,8 @@ def profile_of(func: FunctionType) -> CodeProfile:
 def _build_profile(func: FunctionType) -> CodeProfile:
     code = func.__code__
     source = find_source(func)
-    node = _function_node(source, code) if source else None
-    if node is not None and not _compiles_to(node, code):
+    node = find_definition(source, code) if source else None
+    if node is not None and not source_matches_code(node, code):
         node = None  # the source on hand is not what is running (edited since import?)
     if node is not None:
         normalised = normalise_function(node)
@@ -94,10 +97,11 @@ def _build_profile(func: FunctionType) -> CodeProfile:
     return CodeProfile(digest, free_names, plan, source)
 
 
-def _function_node(
-    source: str, code: CodeType
-) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:
-    """Find the definition of ``code`` in ``source``, or ``None`` if it is not unique."""
+def find_definition(source: str, code: CodeType) -> DefinitionNode | None:
+    """Find the definition of ``code`` in ``source``, or ``None`` if it is not unique.
+
+    Used by the IPython extension too, to cut a definition out of a history cell.
+    """
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
@@ -128,7 +132,7 @@ for _feature in __import__("__future__").all_feature_names:
     _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
 
 
-def _compiles_to(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, code: CodeType) -> bool:
+def source_matches_code(node: DefinitionNode, code: CodeType) -> bool:
     """Tell whether compiling ``node`` reproduces ``code``: proof the source is current.
 
     The definition is compiled inside a wrapper that recreates its closure cells (and a

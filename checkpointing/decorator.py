@@ -248,7 +248,8 @@ class _Checkpointed:
         self, kind: EventKind, context_id: Any, elapsed: float, run_time: float | None
     ) -> None:
         if has_listeners():
-            publish(CheckpointEvent(kind, self.full_name, context_id, elapsed, run_time))
+            event = CheckpointEvent(kind, self.full_name, context_id, elapsed, run_time, self.cache)
+            publish(event)
 
     # -- the wrapper -------------------------------------------------------------------
     def wrapper(self) -> Any:

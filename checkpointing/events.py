@@ -24,7 +24,8 @@ class CheckpointEvent:
     ``"rerun"`` (forced run via ``.rerun``) or ``"uncached"`` (the machinery failed and
     the function ran without the cache). ``elapsed`` is the wall time of the whole call;
     ``run_time`` is the run time of the original computation when known, so a hit
-    saved ``run_time - elapsed`` seconds.
+    saved ``run_time - elapsed`` seconds. ``cache`` is the cache the result lives in,
+    so an observer can list or clear its entries.
     """
 
     kind: EventKind
@@ -32,6 +33,7 @@ class CheckpointEvent:
     context_id: object
     elapsed: float
     run_time: float | None
+    cache: object = None
 
 
 Listener = Callable[[CheckpointEvent], None]

@@ -8,6 +8,7 @@ cache's bound and threading, which are checked at the end of this file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
@@ -265,6 +266,13 @@ def test_memory_cache_rejects_unhashable_ids() -> None:
         cache.retrieve({})
 
 
+@dataclasses.dataclass(frozen=True)
+class SlowKey:
+    """A context id whose hash and equality run Python code, where threads can switch."""
+
+    number: int
+
+
 def test_memory_cache_is_thread_safe() -> None:
     """Threads saving and retrieving shared ids concurrently keep the LRU bound and never fail."""
     cache = MemoryCache(maxsize=50)
@@ -272,10 +280,10 @@ def test_memory_cache_is_thread_safe() -> None:
 
     def work(worker: int) -> None:
         try:
-            for i in range(5_000):
-                cache.save((i * worker) % 80, i)
+            for i in range(3_000):
+                cache.save(SlowKey((i * worker) % 80), i)
                 with contextlib.suppress(CheckpointNotExist):
-                    cache.retrieve((i * 7) % 80)
+                    cache.retrieve(SlowKey((i * 7) % 80))
         except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
             errors.append(exc)
 

@@ -62,6 +62,7 @@ def assert_one_corrupt_miss(cache: PickleFileCache, context_id: Any, path: Path)
         cache.retrieve(context_id)
     assert len(record) == 1
     assert str(path) in str(record[0].message)
+    assert record[0].filename == __file__  # attributed to the caller of retrieve()
 
 
 def start_python(script: str, *args: str) -> subprocess.Popen[bytes]:
@@ -277,7 +278,9 @@ def test_corrupt_entry_is_a_miss_then_replaced(tmp_path: Path, damage: Any, size
     damage(path)
     assert_one_corrupt_miss(cache, "foo", path)
     assert_one_corrupt_miss(cache, "foo", path)
-    assert cache.entries() == [] or damage in (missing_class, garbled_pickle)
+    # entries() reads headers and metadata only, so a bad payload alone still lists.
+    payload_only = damage in (missing_class, garbled_pickle)
+    assert len(cache.entries()) == (1 if payload_only else 0)
     cache.save("foo", "fresh")
     assert cache.retrieve("foo") == "fresh"
 
@@ -410,6 +413,6 @@ def test_concurrent_writers_never_expose_a_partial_entry(tmp_path: Path) -> None
             assert entry["array"].shape == (entry["n"],)
             assert (entry["array"] == entry["value"]).all()
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
-    assert hits > 0
+    assert hits > 0, hits
     assert files(tmp_path) == ["shared.pickle"]
     assert cache.retrieve("shared")["value"] % 1000 == 299

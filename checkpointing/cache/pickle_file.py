@@ -26,7 +26,6 @@ import pickle
 import re
 import struct
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -68,8 +67,6 @@ _O_BINARY: int = getattr(os, "O_BINARY", 0)
 _READ_FLAGS = os.O_RDONLY | _O_BINARY
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
 _PYTHON_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
-_temp_lock = threading.Lock()
-_temp_counter = 0
 
 
 class _CorruptEntry(Exception):
@@ -331,11 +328,8 @@ class PickleFileCache(CacheBase):
 
     def _create_temp(self) -> tuple[str, int]:
         """Create a uniquely named temporary file in the directory, creating it if needed."""
-        global _temp_counter
-        with _temp_lock:
-            _temp_counter += 1
-            count = _temp_counter
-        name = f"{_TEMP_PREFIX}{os.getpid()}-{count}-{os.urandom(4).hex()}"
+        # O_EXCL makes a clash of random names an error rather than two writers sharing a file.
+        name = f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
         temp = self._prefix + name
         try:
             try:
@@ -352,10 +346,15 @@ class PickleFileCache(CacheBase):
 
     def retrieve(self, context_id: Any) -> Any:
         """Return the result stored under ``context_id``; a corrupt entry is a miss."""
-        return self.retrieve_entry(context_id)[0]
+        return self._read(context_id)[0]
 
     def retrieve_entry(self, context_id: Any) -> tuple[Any, float | None]:
         """Return ``(result, run_time)``; ``run_time`` is ``None`` if stored by ``save``."""
+        result, flags, run_time = self._read(context_id)
+        return result, (run_time if flags & _FLAG_HAS_INFO else None)
+
+    def _read(self, context_id: Any) -> tuple[Any, int, float]:
+        """Load an entry as ``(result, flags, run_time)``, warning if it is unreadable."""
         path = self._path(context_id)
         try:
             fd = os.open(path, _READ_FLAGS)
@@ -365,7 +364,7 @@ class PickleFileCache(CacheBase):
             self._warn_corrupt(path, exc)
             raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
         try:
-            result, flags, run_time = self._load(fd)
+            return self._load(fd)
         except (OSError, _CorruptEntry) as exc:
             self._warn_corrupt(path, exc)
             raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
@@ -374,7 +373,6 @@ class PickleFileCache(CacheBase):
             raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
         finally:
             os.close(fd)
-        return result, (run_time if flags & _FLAG_HAS_INFO else None)
 
     @staticmethod
     def _load(fd: int) -> tuple[Any, int, float]:
@@ -421,11 +419,12 @@ class PickleFileCache(CacheBase):
     @staticmethod
     def _warn_corrupt(path: str, cause: object) -> None:
         """Tell the user an entry is unreadable and will count as a miss."""
+        # Attribute the warning to whoever called retrieve() or retrieve_entry().
         warnings.warn(
             f"cache entry {path!r} is unreadable and counts as a miss "
             f"(the next save replaces it): {cause}",
             CorruptEntryWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     # -- inspection and pruning ---------------------------------------------------------
