@@ -24,6 +24,7 @@ import hashlib
 import io
 import pickle
 import sys
+import weakref
 from collections.abc import Callable
 from types import (
     BuiltinFunctionType,
@@ -279,16 +280,50 @@ def _lru_cache_token(pickler: _KeyPickler, wrapper: Any) -> tuple[Any, ...]:
     return ("lru_cache", wrapper.__wrapped__, wrapper.cache_parameters())
 
 
+# Digests of frozen arrays (see _is_frozen), by identity and hash algorithm: hashing
+# the same unchanged read-only array again costs a dict lookup, not a pass over memory.
+_frozen_digests: dict[tuple[int, object], tuple[weakref.ref[Any], tuple[Any, ...]]] = {}
+
+
+def _is_frozen(array: Any, numpy: Any) -> bool:
+    """Tell whether ``array``'s memory cannot change without first making it writeable.
+
+    Every array along the ``.base`` chain must be read-only, ending in memory the chain
+    owns or in an immutable ``bytes``; a read-only view of a writable array, or of a
+    memory map (the file can change), is not frozen.
+    """
+    current = array
+    while True:
+        if current.flags.writeable:
+            return False
+        base = current.base
+        if base is None or type(base) is bytes:
+            return True
+        if not isinstance(base, numpy.ndarray):
+            return False
+        current = base
+
+
 def _ndarray_token(pickler: _KeyPickler, array: Any) -> tuple[Any, ...]:
     numpy = sys.modules["numpy"]
     dtype = array.dtype
     layout = (dtype.str, dtype.descr if dtype.fields else None, array.shape)
     if dtype.hasobject:
         return ("ndarray-objects", layout, array.tolist())
-    if not array.flags.c_contiguous:
-        array = numpy.ascontiguousarray(array)
-    data = array.reshape(-1).view(numpy.uint8)
-    return ("ndarray", layout, pickler._digest_buffer(data))
+    frozen = _is_frozen(array, numpy)
+    memo_key = (id(array), pickler._new_hasher)
+    if frozen:
+        known = _frozen_digests.get(memo_key)
+        if known is not None and known[0]() is array:
+            return known[1]
+    data = array if array.flags.c_contiguous else numpy.ascontiguousarray(array)
+    token = ("ndarray", layout, pickler._digest_buffer(data.reshape(-1).view(numpy.uint8)))
+    if frozen:
+        _frozen_digests[memo_key] = (
+            weakref.ref(array, lambda _: _frozen_digests.pop(memo_key, None)),
+            token,
+        )
+    return token
 
 
 def _series_values(series: Any) -> Any:

@@ -137,6 +137,28 @@ def test_array_layout_does_not_matter_but_content_and_dtype_do() -> None:
     assert key(a) != key(changed)
 
 
+def test_frozen_array_is_hashed_once_and_writable_arrays_every_time() -> None:
+    """A read-only array owning its memory keeps its digest; changes elsewhere are seen."""
+    from checkpointing._hashing import _frozen_digests
+
+    frozen = np.arange(1000)
+    frozen.flags.writeable = False
+    first = key(frozen)
+    assert any(ref() is frozen for ref, _ in _frozen_digests.values())
+    assert key(frozen) == first
+
+    writable = np.arange(1000)
+    view = writable[:]
+    view.flags.writeable = False  # read-only view of writable memory: not frozen
+    before = key(view)
+    writable[0] = 99
+    assert key(view) != before
+
+    frozen.flags.writeable = True  # unfreezing is noticed: the array is hashed again
+    frozen[0] = 99
+    assert key(frozen) != first
+
+
 def test_equal_dataframes_give_equal_keys_whatever_their_blocks() -> None:
     """A frame built from a 2-D array and one built column by column hash equal."""
     from_array = pd.DataFrame(np.arange(6).reshape(3, 2), columns=["a", "b"])
