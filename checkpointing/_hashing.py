@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import pickle
 import sys
 import weakref
@@ -101,38 +100,39 @@ def hasher_factory(algorithm: str) -> HasherFactory:
     raise ValueError(f"unknown hash algorithm {algorithm!r}; choose one of {known}")
 
 
-def hash_values(value: object, new_hasher: HasherFactory, protocol: int) -> Hasher:
-    """Hash ``value`` canonically; return the hash object, ready for ``hexdigest()``."""
-    return _hash(value, new_hasher, protocol, frozenset())
+def hash_values(
+    value: object, new_hasher: HasherFactory, protocol: int, prefix: bytes = b""
+) -> Hasher:
+    """Hash ``prefix`` then ``value`` canonically; return the hash, ready for ``hexdigest()``.
+
+    ``prefix`` is for constant parts of a key, which need no serialising.
+    """
+    return _hash(value, new_hasher, protocol, frozenset(), prefix)
 
 
-def _hash(value: object, new_hasher: HasherFactory, protocol: int, outer: frozenset[int]) -> Hasher:
+def _hash(
+    value: object,
+    new_hasher: HasherFactory,
+    protocol: int,
+    outer: frozenset[int],
+    prefix: bytes = b"",
+) -> Hasher:
     hasher = new_hasher()
-    stream = _HashStream(hasher)
-    pickler = _KeyPickler(stream, protocol, new_hasher, outer)
+    hasher.update(prefix)
+    pickler = _KeyPickler(_HashStream(hasher), protocol, new_hasher, outer)
     pickler.dump(value)
-    stream.flush_to_hash()
     for digest in pickler.buffer_digests:
         hasher.update(digest)
     return hasher
 
 
-class _HashStream(io.RawIOBase):
-    """A write-only file that feeds a hash instead of storing bytes."""
+class _HashStream:
+    """The file a pickler writes to: its ``write`` feeds the hash, nothing is stored."""
+
+    __slots__ = ("write",)
 
     def __init__(self, hasher: Hasher) -> None:
-        super().__init__()
-        self._hasher = hasher
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._hasher.update(data)
-        return len(data)
-
-    def flush_to_hash(self) -> None:
-        """Nothing is buffered here; kept so the call order reads clearly."""
+        self.write = hasher.update
 
 
 class _KeyPickler(pickle.Pickler):
@@ -140,7 +140,7 @@ class _KeyPickler(pickle.Pickler):
 
     def __init__(
         self,
-        stream: _HashStream,
+        stream: Any,
         protocol: int,
         new_hasher: HasherFactory,
         outer: frozenset[int],
@@ -206,13 +206,13 @@ def _set_token(pickler: _KeyPickler, obj: Any) -> tuple[Any, ...]:
     return ("set", name, tuple(digests), getattr(obj, "__dict__", None))
 
 
-def _function_token(pickler: _KeyPickler, func: FunctionType) -> tuple[Any, ...]:
+def _function_token(pickler: _KeyPickler, func: FunctionType) -> Any:
     inner = getattr(func, WRAPPED_ATTRIBUTE, None)
     if isinstance(inner, FunctionType):
         func = inner
     if not is_user_module(func.__module__):
         module = func.__module__
-        return ("lib-function", module, func.__qualname__, package_version(module))
+        return f"lib-function:{module}:{func.__qualname__}:{package_version(module)}"
     profile = profile_of(func)
     earlier = pickler._first_visit(func)
     if earlier is not None:
@@ -230,9 +230,11 @@ def _function_token(pickler: _KeyPickler, func: FunctionType) -> tuple[Any, ...]
 def _class_token(pickler: _KeyPickler, cls: type) -> Any:
     module = cls.__module__
     if module == "builtins":
-        return None  # pickled by reference; the Python version is part of every key
+        # Cheaper than pickle's by-reference save, which re-imports to verify the name;
+        # the Python version is part of every key.
+        return f"builtins:{cls.__qualname__}"
     if not is_user_module(module):
-        return ("lib-class", module, cls.__qualname__, package_version(module))
+        return f"lib-class:{module}:{cls.__qualname__}:{package_version(module)}"
     earlier = pickler._first_visit(cls)
     if earlier is not None:
         return ("seen-class", cls.__name__, earlier)
@@ -243,16 +245,16 @@ def _class_token(pickler: _KeyPickler, cls: type) -> Any:
     return ("class", cls.__name__, cls.__bases__, metaclass, members)
 
 
-def _module_token(pickler: _KeyPickler, module: ModuleType) -> tuple[str, ...]:
+def _module_token(pickler: _KeyPickler, module: ModuleType) -> str:
     name = module.__name__
-    return ("module", name, package_version(name))
+    return f"module:{name}:{package_version(name)}"
 
 
 def _builtin_token(pickler: _KeyPickler, func: BuiltinFunctionType) -> Any:
     owner = func.__self__
     if owner is None or isinstance(owner, ModuleType):
         module = func.__module__ or getattr(owner, "__name__", "builtins")
-        return ("builtin", module, func.__qualname__, package_version(module))
+        return f"builtin:{module}:{func.__qualname__}:{package_version(module)}"
     return None  # a method bound to an object: pickled as (object, name)
 
 

@@ -17,7 +17,8 @@ __all__ = ["KEY_FORMAT_VERSION", "AutoFuncCallIdentifier", "FuncCallIdentifierBa
 
 # Bump when the way keys are built changes, so old entries are never mistaken for new.
 KEY_FORMAT_VERSION = 1
-_KEY_PREFIX = (KEY_FORMAT_VERSION, sys.version_info[0], sys.version_info[1])
+_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+_KEY_PREFIX = f"checkpointing-key:{KEY_FORMAT_VERSION}:python-{_PYTHON}:".encode()
 
 
 class FuncCallIdentifierBase(ABC):
@@ -62,9 +63,10 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         """Return the hex digest of the call context (see the class docstring)."""
         profile = context.profile
         values = free_values(context.function, profile)
-        key = (_KEY_PREFIX, profile.digest, tuple(context.arguments.values()), values)
+        prefix = _KEY_PREFIX + profile.digest
+        key = (tuple(context.arguments.values()), values)
         try:
-            return hash_values(key, self._new_hasher, self.pickle_protocol).hexdigest()
+            return hash_values(key, self._new_hasher, self.pickle_protocol, prefix).hexdigest()
         except Exception as exc:
             raise IdentificationError(self._explain(context, values, exc)) from exc
 
