@@ -306,6 +306,26 @@ def _is_frozen(array: Any, numpy: Any) -> bool:
         current = base
 
 
+_CHUNK_BYTES = 4 << 20
+
+
+def _digest_strided(array: Any, hasher: Hasher, numpy: Any) -> bytes:
+    """Hash a non-contiguous array's C-order bytes in chunks, without a full copy.
+
+    The bytes fed are exactly those of ``numpy.ascontiguousarray(array)``, so the digest
+    equals that of a contiguous copy while memory use stays at one small chunk.
+    """
+    if array.ndim == 0 or array.size == 0:
+        hasher.update(numpy.ascontiguousarray(array).reshape(-1).view(numpy.uint8))
+        return hasher.digest()
+    row_bytes = max(1, array.nbytes // array.shape[0])
+    step = max(1, _CHUNK_BYTES // row_bytes)
+    for start in range(0, array.shape[0], step):
+        chunk = numpy.ascontiguousarray(array[start : start + step])
+        hasher.update(chunk.reshape(-1).view(numpy.uint8))
+    return hasher.digest()
+
+
 def _ndarray_token(pickler: _KeyPickler, array: Any) -> tuple[Any, ...]:
     numpy = sys.modules["numpy"]
     dtype = array.dtype
@@ -318,8 +338,11 @@ def _ndarray_token(pickler: _KeyPickler, array: Any) -> tuple[Any, ...]:
         known = _frozen_digests.get(memo_key)
         if known is not None and known[0]() is array:
             return known[1]
-    data = array if array.flags.c_contiguous else numpy.ascontiguousarray(array)
-    token = ("ndarray", layout, pickler._digest_buffer(data.reshape(-1).view(numpy.uint8)))
+    if array.flags.c_contiguous:
+        digest = pickler._digest_buffer(array.reshape(-1).view(numpy.uint8))
+    else:
+        digest = _digest_strided(array, pickler._new_hasher(), numpy)
+    token = ("ndarray", layout, digest)
     if frozen:
         _frozen_digests[memo_key] = (
             weakref.ref(array, lambda _: _frozen_digests.pop(memo_key, None)),

@@ -159,6 +159,15 @@ def test_frozen_array_is_hashed_once_and_writable_arrays_every_time() -> None:
     assert key(frozen) != first
 
 
+def test_strided_arrays_hash_like_their_contiguous_copies() -> None:
+    """Chunked hashing of non-contiguous arrays equals hashing a contiguous copy."""
+    big = np.arange(3_000_000, dtype=np.float64).reshape(1000, 3000)
+    for strided in (big.T, big[:, ::3], big[::7], np.asfortranarray(big)[:, 5]):
+        assert not strided.flags.c_contiguous or strided.base is not None
+        assert key(strided) == key(np.ascontiguousarray(strided))
+    assert key(big[:, ::3]) != key(big[:, 1::3])
+
+
 def test_equal_dataframes_give_equal_keys_whatever_their_blocks() -> None:
     """A frame built from a 2-D array and one built column by column hash equal."""
     from_array = pd.DataFrame(np.arange(6).reshape(3, 2), columns=["a", "b"])
