@@ -81,7 +81,7 @@ def _build_profile(func: FunctionType) -> CodeProfile:
     code = func.__code__
     source = find_source(func)
     node = find_definition(source, code) if source else None
-    if node is not None and not source_matches_code(node, code):
+    if node is not None and not source_matches_code(node, code, module_source=source):
         node = None  # the source on hand is not what is running (edited since import?)
     if node is not None:
         normalised = normalise_function(node)
@@ -132,12 +132,21 @@ for _feature in __import__("__future__").all_feature_names:
     _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
 
 
-def source_matches_code(node: DefinitionNode, code: CodeType) -> bool:
+def source_matches_code(
+    node: DefinitionNode, code: CodeType, module_source: str | None = None
+) -> bool:
     """Tell whether compiling ``node`` reproduces ``code``: proof the source is current.
 
     The definition is compiled inside a wrapper that recreates its closure cells (and a
     class for ``super()``), so name resolution matches the original; then bytecode,
     names and constants are compared. Line numbers and file names are not.
+
+    The compiler emits different bytecode for ``name.method()`` when ``name`` is bound by
+    an import in the same compilation unit, and that unit is not always the file:
+    IPython compiles each top-level statement of a cell on its own, while ``%%time`` and
+    ``exec`` compile a whole text. So the imports of ``code``'s file, then those of
+    ``module_source`` (the text the definition was cut from), then none are tried; any
+    match proves the source, since imports change nothing else.
     """
     statement: ast.stmt = node if not isinstance(node, ast.Lambda) else ast.Expr(node)
     body: list[ast.stmt] = [statement]
@@ -156,24 +165,29 @@ def source_matches_code(node: DefinitionNode, code: CodeType) -> bool:
                 decorator_list=[],
             )
         ]
-    # The compiler emits different bytecode for ``name.method()`` when ``name`` is bound
-    # by an import in the module, so the module's imports are declared again here.
-    imports: list[ast.stmt] = [
-        ast.Import(names=[ast.alias(name=name)]) for name in _module_imports(code.co_filename)
-    ]
-    module = ast.fix_missing_locations(ast.Module(body=[*imports, *body], type_ignores=[]))
-    try:
-        compiled = compile(
-            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
-        )
-    except (SyntaxError, ValueError, TypeError):
-        return False
-    stack = [compiled]
-    while stack:
-        candidate = stack.pop()
-        if candidate.co_name == code.co_name and _same_code(candidate, code):
-            return True
-        stack.extend(c for c in candidate.co_consts if isinstance(c, CodeType))
+    import_sets = [_module_imports(code.co_filename)]
+    if module_source is not None:
+        import_sets.append(_imports_in(module_source))
+    import_sets.append(())
+    for names in dict.fromkeys(import_sets):
+        imports: list[ast.stmt] = [ast.Import(names=[ast.alias(name=name)]) for name in names]
+        module = ast.fix_missing_locations(ast.Module(body=[*imports, *body], type_ignores=[]))
+        try:
+            compiled = compile(
+                module,
+                code.co_filename,
+                "exec",
+                flags=code.co_flags & _FUTURE_FLAGS,
+                dont_inherit=True,
+            )
+        except (SyntaxError, ValueError, TypeError):
+            return False
+        stack = [compiled]
+        while stack:
+            candidate = stack.pop()
+            if candidate.co_name == code.co_name and _same_code(candidate, code):
+                return True
+            stack.extend(c for c in candidate.co_consts if isinstance(c, CodeType))
     return False
 
 
@@ -186,25 +200,29 @@ def _module_imports(filename: str) -> tuple[str, ...]:
     cached = _imports_by_file.get(filename)
     if cached is not None and cached[0] is lines:
         return cached[1]
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        names: tuple[str, ...] = ()
-    else:
-        found: dict[str, None] = {}
-        stack: list[ast.AST] = list(tree.body)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                for alias in node.names:
-                    bound = alias.asname or alias.name.partition(".")[0]
-                    if bound != "*" and bound.isidentifier():
-                        found.setdefault(bound)
-            elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                stack.extend(ast.iter_child_nodes(node))  # module-level if/try blocks
-        names = tuple(found)
+    names = _imports_in("".join(lines))
     _imports_by_file[filename] = (lines, names)
     return names
+
+
+def _imports_in(source: str) -> tuple[str, ...]:
+    """Return the names bound by imports at the top level of module text ``source``."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return ()
+    found: dict[str, None] = {}
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bound = alias.asname or alias.name.partition(".")[0]
+                if bound != "*" and bound.isidentifier():
+                    found.setdefault(bound)
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))  # module-level if/try blocks
+    return tuple(found)
 
 
 def _same_code(a: CodeType, b: CodeType) -> bool:

@@ -125,3 +125,23 @@ def test_library_versions_are_found() -> None:
 
     assert package_version("numpy.linalg") == numpy.__version__
     assert package_version("json").startswith("python-3.")
+
+
+def test_source_compiled_apart_from_its_imports_is_accepted() -> None:
+    """A definition compiled without the import above it in its text still verifies.
+
+    IPython compiles each top-level statement of a cell on its own, so the import form
+    of ``json.dumps(x)`` differs from what compiling the whole cell would give.
+    """
+    import linecache
+
+    filename = "<cell-like-text>"
+    text = "import json\ndef f(x):\n    return json.dumps(x)\n"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    namespace: dict[str, Any] = {}
+    exec(compile("import json\n", filename, "exec"), namespace)
+    exec(compile("\ndef f(x):\n    return json.dumps(x)\n", filename, "exec"), namespace)
+    try:
+        assert profile_of(namespace["f"]).source is not None
+    finally:
+        linecache.cache.pop(filename, None)
