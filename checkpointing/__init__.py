@@ -26,6 +26,25 @@ from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierB
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """Load the notebook extension: ``%load_ext checkpointing``.
+
+    The extension lives in ``ipython_ext`` and is imported only here, so importing
+    checkpointing never imports IPython.
+    """
+    from ipython_ext import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """Unload the notebook extension: ``%unload_ext checkpointing``."""
+    from ipython_ext import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "AutoFuncCallIdentifier",
     "CacheBase",
@@ -47,4 +66,6 @@ __all__ = [
     "__version__",
     "checkpoint",
     "defaults",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

@@ -1,0 +1,126 @@
+"""Decide, before a cell runs, what it is looked up under: its inputs' digests and key.
+
+The key hashes the normalised cell code, the digests of its input values (hashed like
+the arguments of a ``@checkpoint`` function, so user functions among them count by
+code) and the options that change what is stored.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from checkpointing._hashing import hash_values, hasher_factory
+from checkpointing.cache.pickle_file import PickleFileCache
+from checkpointing.config import defaults
+from ipython_ext.cell_analysis import CellAnalysis
+from ipython_ext.cell_recording import NOTHING
+
+__all__ = [
+    "ABSENT",
+    "CELL_FORMAT_VERSION",
+    "CellOptions",
+    "Plan",
+    "Unhashable",
+    "cell_key",
+    "digest_of",
+    "input_digests",
+    "is_ipython_name",
+]
+
+# Bump when keys or stored entries change meaning, so old entries are never replayed.
+CELL_FORMAT_VERSION = 1
+ABSENT = "absent"  # the digest of an input that has no value yet
+
+
+@dataclass(frozen=True, slots=True)
+class CellOptions:
+    """The options of one ``%%checkpoint`` run.
+
+    ``inputs``/``outputs`` add names to those found by analysis; ``exclude`` names are
+    neither hashed nor stored (connections, progress bars, anything that must not
+    decide the key). ``directory`` defaults to ``defaults["cache.filesystem.directory"]``
+    resolved against the working directory. ``quiet`` drops the note shown on a hit.
+    """
+
+    rerun: bool = False
+    name: str | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    directory: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One cell ready to be looked up: its text, analysis, input digests and key."""
+
+    body: str
+    label: str
+    cache: PickleFileCache
+    source: str  # the transformed cell
+    analysis: CellAnalysis
+    digests: dict[str, str]
+    key: str
+
+    @property
+    def function(self) -> str:
+        """The name events and cache metadata give the cell."""
+        return f"cell:{self.label}"
+
+
+class Unhashable(Exception):
+    """An input value cannot be hashed, so the cell has no key."""
+
+    def __init__(self, name: str, value: object, cause: Exception) -> None:
+        super().__init__(name)
+        self.name, self.value, self.cause = name, value, cause
+
+
+def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> dict[str, str]:
+    """Hash each input's current value; inputs without a value hash as absent."""
+    ns = shell.user_ns
+    names = (set(analysis.inputs) | set(options.inputs)) - set(options.exclude)
+    digests: dict[str, str] = {}
+    for name in sorted(names):
+        if is_ipython_name(shell, name):
+            continue
+        if name not in ns:
+            if not hasattr(builtins, name) or name in options.inputs:
+                digests[name] = ABSENT
+            continue
+        try:
+            digests[name] = digest_of(ns[name])
+        except Exception as exc:  # any failure means: no key
+            raise Unhashable(name, ns[name], exc) from exc
+    return digests
+
+
+def cell_key(code: str, digests: dict[str, str], options: CellOptions) -> str:
+    """Return the key of the cell whose normalised code is ``code``."""
+    material = (
+        CELL_FORMAT_VERSION,
+        sys.version_info[:2],
+        code,
+        tuple(sorted(digests.items())),
+        tuple(sorted(set(options.outputs))),
+        tuple(sorted(set(options.exclude))),
+    )
+    return "cell-" + digest_of(material)
+
+
+def is_ipython_name(shell: Any, name: str) -> bool:
+    """Tell whether IPython put ``name`` there (``In``, ``get_ipython``, dunders...)."""
+    hidden = shell.user_ns_hidden
+    if name in hidden and shell.user_ns.get(name, NOTHING) is hidden[name]:
+        return True
+    return name.startswith("__") and name.endswith("__")
+
+
+def digest_of(value: object) -> str:
+    """Hash ``value`` as keys are hashed (``defaults["hash.*"]``)."""
+    new_hasher = hasher_factory(defaults["hash.algorithm"])
+    return hash_values(value, new_hasher, defaults["hash.pickle_protocol"]).hexdigest()

@@ -1,0 +1,241 @@
+"""Record what a cell shows on its way to the screen, and show it again on a hit.
+
+Recorded: text written to ``sys.stdout``/``sys.stderr``, rich displays (with their
+updates and ``clear_output``), and the value of the last expression. Everything still
+reaches the screen at once, so a long cell shows its progress live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+__all__ = [
+    "NOTHING",
+    "WIDGET_VIEW",
+    "Event",
+    "Recording",
+    "last_value",
+    "recorded",
+    "replay",
+]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+NOTHING: Any = object()  # "no value": no last expression, no such name, no stored run
+
+# ("stdout" | "stderr", text) or ("display", data, metadata, transient, update)
+Event = tuple[Any, ...]
+
+
+class Recording:
+    """Everything a run showed, in order; consecutive writes to one stream are joined."""
+
+    def __init__(self) -> None:
+        self.events: list[list[Any]] = []
+        self.value: Any = NOTHING  # the last expression's value, not yet shown
+        self.publishing = False  # a terminal publisher prints displays: not stream text
+        self._clear_pending = False
+
+    def text(self, stream: str, text: str) -> None:
+        """Record ``text`` written to ``stream`` (``"stdout"`` or ``"stderr"``)."""
+        if not text or self.publishing:
+            return
+        self._before_output()
+        if self.events and self.events[-1][0] == stream:
+            self.events[-1][1] += text
+        else:
+            self.events.append([stream, text])
+
+    def display(self, data: Any, metadata: Any, transient: Any, update: bool) -> None:
+        """Record a display, or an update of an earlier one with the same display id."""
+        self._before_output()
+        transient = dict(transient or {})
+        display_id = transient.get("display_id")
+        if update and display_id is not None:
+            # Replaying the final state is enough: update the earlier output in place.
+            earlier = [
+                e for e in self.events if e[0] == "display" and e[3].get("display_id") == display_id
+            ]
+            for event in earlier:
+                event[1], event[2] = dict(data), dict(metadata or {})
+            if earlier:
+                return
+        self.events.append(["display", dict(data), dict(metadata or {}), transient, update])
+
+    def clear(self, wait: bool) -> None:
+        """Record ``clear_output``: what was shown so far is dropped."""
+        # ``wait=True`` clears only when the next output arrives, as front ends do.
+        self._clear_pending = True
+        if not wait:
+            self._before_output()
+
+    def _before_output(self) -> None:
+        if self._clear_pending:
+            self.events.clear()
+            self._clear_pending = False
+
+    def stored_events(self) -> tuple[Event, ...]:
+        """Return the events worth replaying: widget views are dead after a restart."""
+        return tuple(
+            tuple(event)
+            for event in self.events
+            if event[0] != "display" or WIDGET_VIEW not in event[1]
+        )
+
+
+class _Tee:
+    """A stand-in for ``sys.stdout``/``sys.stderr`` that records what passes through.
+
+    Writes still reach the real stream at once, so a long cell shows its progress live.
+    """
+
+    def __init__(self, stream: Any, name: str, recording: Recording) -> None:
+        self._stream = stream
+        self._name = name
+        self._recording = recording
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        self._recording.text(self._name, text)
+        return written if isinstance(written, int) else len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Publisher:
+    """Wraps the shell's display publisher: records each display, then shows it."""
+
+    __slots__ = ("_inner", "_recording")
+
+    def __init__(self, inner: Any, recording: Recording) -> None:
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_recording", recording)
+
+    def publish(
+        self,
+        data: Any,
+        metadata: Any = None,
+        *args: Any,
+        transient: Any = None,
+        update: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._recording.display(data, metadata, transient, update)
+        with self._publishing():
+            self._inner.publish(data, metadata, *args, transient=transient, update=update, **kwargs)
+
+    def clear_output(self, wait: bool = False) -> None:
+        self._recording.clear(wait)
+        with self._publishing():
+            self._inner.clear_output(wait)
+
+    @contextlib.contextmanager
+    def _publishing(self) -> Iterator[None]:
+        self._recording.publishing = True
+        try:
+            yield
+        finally:
+            self._recording.publishing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)  # IPython sets flags on the publisher it knows
+
+
+class _ValueHook:
+    """Stands in for ``sys.displayhook``: keeps the last expression's value.
+
+    The magic returns that value, so IPython shows it as the cell's result (``Out``,
+    ``_``) just as without the magic. With ``ast_node_interactivity = "all"`` each
+    earlier value is shown (and recorded) as a display when the next one arrives.
+    """
+
+    def __init__(self, shell: Any, recording: Recording) -> None:
+        self._shell = shell
+        self._recording = recording
+
+    def __call__(self, value: object = None) -> None:
+        if value is None:
+            return
+        if self._recording.value is not NOTHING:
+            data, metadata = self._shell.display_formatter.format(self._recording.value)
+            self._shell.display_pub.publish(data, metadata)
+        self._recording.value = value
+
+
+@contextlib.contextmanager
+def recorded(shell: Any) -> Iterator[Recording]:
+    """Record what the shell shows while the block runs, and restore everything after."""
+    recording = Recording()
+    streams = sys.stdout, sys.stderr
+    publisher = shell.display_pub
+    exec_result = shell.displayhook.exec_result  # a nested run_cell resets it
+    # Inside the trap, the nested run_cell leaves sys.displayhook alone (it nests).
+    with shell.display_trap:
+        hook = sys.displayhook
+        sys.stdout = _Tee(streams[0], "stdout", recording)
+        sys.stderr = _Tee(streams[1], "stderr", recording)
+        shell.display_pub = _Publisher(publisher, recording)
+        sys.displayhook = _ValueHook(shell, recording)
+        try:
+            yield recording
+        finally:
+            sys.stdout, sys.stderr = streams
+            shell.display_pub = publisher
+            sys.displayhook = hook
+            shell.displayhook.exec_result = exec_result
+
+
+def last_value(recording: Recording, body: str) -> Any:
+    """Return the value ``body`` shows as its result, or ``NOTHING``."""
+    from IPython.core.displayhook import DisplayHook
+
+    silenced: Any = DisplayHook.semicolon_at_end_of_expression  # untyped in IPython
+    if silenced(body):
+        return NOTHING  # ``x;`` shows nothing, so nothing to store either
+    return recording.value
+
+
+def replay(
+    events: Iterable[Event],
+    last_display: tuple[dict[str, Any], dict[str, Any]] | None,
+    label: str,
+    quiet: bool,
+) -> None:
+    """Show again what a run showed, in order."""
+    from IPython.display import publish_display_data as untyped
+
+    publish_display_data: Any = untyped
+    if not quiet:
+        note = f"%%checkpoint: loaded from cache, not run ({label})"
+        html = f'<small style="color:#777">{_escape(note)}</small>'
+        publish_display_data({"text/plain": note, "text/html": html})
+    for event in events:
+        kind = event[0]
+        if kind in ("stdout", "stderr"):
+            stream = sys.stdout if kind == "stdout" else sys.stderr
+            stream.write(event[1])
+            stream.flush()
+        else:
+            _, data, metadata, transient, update = event
+            publish_display_data(data, metadata, transient=transient or None, update=update)
+    if last_display is not None:
+        publish_display_data(*last_display)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -1,0 +1,195 @@
+"""Draw the caches' entries as rows of widgets, reusing the rows that stay on screen.
+
+:class:`EntryList` is the "Cache contents" part of :class:`ipython_ext.panel.CheckpointPanel`:
+a title per cache, a column header, a heading with a "Clear function" button per function
+and a row with a "Delete" button per entry. The panel decides when to redraw and what the
+buttons do; the HTML of each row comes from :mod:`ipython_ext.panel_html`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ipython_ext.panel_html import (
+    BORDER,
+    HEADER_CELLS,
+    cache_title_html,
+    entry_html,
+    group_html,
+    more_html,
+    row_html,
+)
+from ipython_ext.panel_model import CacheListing, cache_key, display_name
+
+try:
+    import ipywidgets as widgets
+except ImportError:  # the panel says what to install before it builds an entry list
+    widgets = None
+
+__all__ = ["EntryList", "close_widget"]
+
+_BUTTON_WIDTH = 124
+
+
+@dataclass
+class _Row:
+    """One drawn row of the listing: its box, the HTML whose text changes, all its widgets."""
+
+    box: Any
+    text: Any
+    parts: list[Any]
+
+
+def close_widget(widget: Any) -> None:
+    """Close a widget and the layout and style models ipywidgets created for it."""
+    for part in ("layout", "style"):
+        sub = getattr(widget, part, None)
+        if sub is not None:
+            sub.close()
+    widget.close()
+
+
+class EntryList:
+    """Show cache listings in :attr:`box`, one widget row per cache, function and entry.
+
+    The buttons call ``on_clear(key, function)`` and ``on_delete(key, context_id)`` with
+    the :func:`~ipython_ext.panel_model.cache_key` of their cache, not the cache itself:
+    holding it would keep a dropped in-memory cache, which the session record only
+    references weakly, alive for ever.
+    """
+
+    def __init__(
+        self,
+        on_clear: Callable[[Hashable, str], None],
+        on_delete: Callable[[Hashable, Any], None],
+    ) -> None:
+        self.box = widgets.VBox()
+        self._on_clear = on_clear
+        self._on_delete = on_delete
+        self._rows: dict[Hashable, _Row] = {}
+
+    def draw(self, listings: list[CacheListing], max_rows: int) -> None:
+        """Draw ``listings``, at most ``max_rows`` entries, reusing rows and closing the rest.
+
+        Rows are keyed by cache, function and entry, so a redraw after a hit changes one
+        text instead of re-creating every widget (each one a message to the browser).
+        """
+        previous, self._rows = self._rows, {}
+        order: list[Any] = []
+
+        def place(key: Hashable, text: str, build: Callable[..., _Row], *args: Any) -> None:
+            row = previous.pop(key, None) or build(*args)
+            row.text.value = text
+            self._rows[key] = row
+            order.append(row.box)
+
+        budget = max_rows
+        now = time.time()
+        largest = max((r.info.size for lst in listings for r in lst.rows), default=0)
+        for listing in listings:
+            key = cache_key(listing.cache)
+            place(("cache", key), cache_title_html(listing), self._text_row)
+            if not listing.rows:
+                continue
+            place(("columns", key), row_html(HEADER_CELLS, header=True), self._columns_row)
+            for function, rows in listing.groups():
+                place(
+                    ("group", key, function),
+                    group_html(function, rows),
+                    self._group_row,
+                    key,
+                    function,
+                )
+                for row in rows[: max(budget, 0)]:
+                    context_id = row.info.context_id
+                    place(
+                        ("entry", key, _hashable(context_id)),
+                        entry_html(row, largest, now),
+                        self._entry_row,
+                        key,
+                        context_id,
+                    )
+                hidden = len(rows) - max(budget, 0)
+                budget -= len(rows)
+                if hidden > 0:
+                    place(("more", key, function), more_html(hidden), self._text_row)
+        if list(self.box.children) != order:
+            self.box.children = order
+        for gone in previous.values():
+            for widget in gone.parts:
+                close_widget(widget)
+
+    def close(self) -> None:
+        """Close every row and the box; the list disappears."""
+        for row in self._rows.values():
+            for widget in row.parts:
+                close_widget(widget)
+        self._rows = {}
+        close_widget(self.box)
+
+    def _text_row(self) -> _Row:
+        text = widgets.HTML()
+        return _Row(text, text, [text])
+
+    def _columns_row(self) -> _Row:
+        w = widgets
+        text = w.HTML(layout=_fill())
+        # The spacer stands where the rows have their buttons, so the columns line up.
+        spacer = w.Box(layout=w.Layout(flex=f"0 0 {_BUTTON_WIDTH + 4}px"))
+        box = w.HBox([text, spacer], layout=_indent())
+        return _Row(box, text, [text, spacer, box])
+
+    def _group_row(self, key: Hashable, function: str) -> _Row:
+        """Build a function's heading row and its "Clear function" button."""
+        w = widgets
+        text = w.HTML(layout=_fill())
+        button = w.Button(
+            description="Clear function",
+            tooltip=f"Delete every entry of {display_name(function)} in this cache",
+            layout=w.Layout(width=f"{_BUTTON_WIDTH}px", height="26px"),
+        )
+        button.on_click(lambda _: self._on_clear(key, function))
+        box = w.HBox(
+            [text, button],
+            layout=w.Layout(
+                align_items="center", border_top=f"1px solid {BORDER}", margin="4px 0 0 0"
+            ),
+        )
+        box.add_class("checkpointing-group")
+        return _Row(box, text, [text, button, box])
+
+    def _entry_row(self, key: Hashable, context_id: Any) -> _Row:
+        """Build one entry's row and its "Delete" button."""
+        w = widgets
+        text = w.HTML(layout=_fill())
+        button = w.Button(
+            description="Delete",
+            tooltip="Delete this entry",
+            layout=w.Layout(width=f"{_BUTTON_WIDTH}px", height="26px"),
+        )
+        button.on_click(lambda _: self._on_delete(key, context_id))
+        box = w.HBox([text, button], layout=_indent())
+        box.add_class("checkpointing-entry")
+        return _Row(box, text, [text, button, box])
+
+
+def _fill() -> Any:
+    """Let a widget take the free width of its row, and shrink below its content."""
+    return widgets.Layout(flex="1 1 auto", min_width="0")
+
+
+def _indent() -> Any:
+    """Lay out an entry row (or its header) indented under its function."""
+    return widgets.Layout(align_items="center", padding="0 0 0 16px")
+
+
+def _hashable(context_id: Any) -> Hashable:
+    """Return ``context_id`` as a dictionary key; unhashable ids key by their repr."""
+    try:
+        hash(context_id)
+    except TypeError:
+        return ("repr", repr(context_id))
+    return cast(Hashable, context_id)

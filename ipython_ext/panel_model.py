@@ -1,0 +1,383 @@
+"""Count this session's calls and list what the caches hold: the cache panel's model.
+
+Plain Python that knows nothing of widgets, so the counting and the choice of entries
+are tested directly. :class:`SessionRecord` counts events per function
+(:class:`SessionStats`) and remembers the caches they came from; :func:`list_caches`
+reads those caches into :class:`CacheListing` rows; :func:`cache_label` and the
+``format_*`` and ``*_text`` helpers say it all in words. The widgets that show it are
+in :mod:`ipython_ext.panel`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checkpointing import events
+from checkpointing.cache.base import EntryInfo
+from checkpointing.cache.memory import MemoryCache
+from checkpointing.cache.pickle_file import PickleFileCache
+from checkpointing.events import CheckpointEvent
+
+__all__ = [
+    "CacheListing",
+    "EntryRow",
+    "FunctionStats",
+    "SessionRecord",
+    "SessionStats",
+    "cache_key",
+    "cache_label",
+    "count_text",
+    "display_name",
+    "format_duration",
+    "format_size",
+    "format_timestamp",
+    "list_caches",
+    "plural",
+    "saved_text",
+]
+
+# --------------------------------------------------------------------------- counting
+
+
+@dataclass
+class FunctionStats:
+    """What the calls of one function (or one ``cell:<label>``) did in this session.
+
+    ``saved`` sums ``run_time - elapsed`` over the hits whose original run time is
+    known; ``unknown`` counts the hits whose run time was not recorded.
+    """
+
+    function: str
+    hits: int = 0
+    misses: int = 0
+    reruns: int = 0
+    uncached: int = 0
+    saved: float = 0.0
+    unknown: int = 0
+
+    @property
+    def computed(self) -> int:
+        """Count the calls that ran the function body: misses, forced re-runs, uncached."""
+        return self.misses + self.reruns + self.uncached
+
+    def add(self, event: CheckpointEvent) -> None:
+        """Count one event."""
+        if event.kind == "hit":
+            self.hits += 1
+            if event.run_time is None:
+                self.unknown += 1
+            else:
+                self.saved += event.run_time - event.elapsed
+        elif event.kind == "miss":
+            self.misses += 1
+        elif event.kind == "rerun":
+            self.reruns += 1
+        else:
+            self.uncached += 1
+
+
+class SessionStats:
+    """Per-function counters, in the order functions were first called."""
+
+    def __init__(self) -> None:
+        self._by_function: dict[str, FunctionStats] = {}
+
+    def record(self, event: CheckpointEvent) -> FunctionStats:
+        """Count ``event`` and return the updated counters of its function."""
+        stats = self._by_function.get(event.function)
+        if stats is None:
+            stats = self._by_function[event.function] = FunctionStats(event.function)
+        stats.add(event)
+        return stats
+
+    def functions(self) -> list[FunctionStats]:
+        """Return the counters of every function seen, first-called first."""
+        return list(self._by_function.values())
+
+    def total(self) -> FunctionStats:
+        """Return the sum over all functions, under the empty name."""
+        total = FunctionStats("")
+        for stats in self._by_function.values():
+            total.hits += stats.hits
+            total.misses += stats.misses
+            total.reruns += stats.reruns
+            total.uncached += stats.uncached
+            total.saved += stats.saved
+            total.unknown += stats.unknown
+        return total
+
+
+def cache_key(cache: object) -> Hashable:
+    """Identify a cache so that two objects over one directory count as one cache.
+
+    Every ``@checkpoint()`` builds its own ``PickleFileCache``; listing the same
+    directory once per decorated function would show each entry several times.
+    """
+    if isinstance(cache, PickleFileCache):
+        return ("directory", str(cache.directory))
+    return ("object", id(cache))
+
+
+def _reference(cache: object) -> Callable[[], object | None]:
+    """Return a weak reference to ``cache``, or a strong one for a directory (it is cheap)."""
+    if not isinstance(cache, PickleFileCache):
+        with contextlib.suppress(TypeError):  # not weakly referenceable: keep it
+            return weakref.ref(cache)
+    return lambda: cache
+
+
+class SessionRecord:
+    """Everything a panel shows that only this process knows, kept as events arrive.
+
+    It holds the counters, the caches seen in events and the time each entry was last
+    returned by a hit: the entry files do not record reads, and access times on disk
+    are unreliable. Caches other than directories are held weakly: re-running a cell
+    that builds a ``MemoryCache`` must not keep every old one (and its results) alive.
+
+    A record listens to :mod:`checkpointing.events` through one subscription, while it
+    is started or watched, and passes each event on to its watchers (the panels) after
+    counting it, so a panel never draws a count that misses the event being handled.
+    """
+
+    def __init__(self) -> None:
+        self.stats = SessionStats()
+        self._caches: dict[Hashable, Callable[[], object | None]] = {}
+        self._last_used: dict[tuple[Hashable, Hashable], float] = {}
+        self._watchers: list[Callable[[CheckpointEvent], None]] = []
+        self._started = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def listening(self) -> bool:
+        """Tell whether the record is subscribed to events now."""
+        return self._unsubscribe is not None
+
+    def start(self) -> None:
+        """Listen until :meth:`stop`, watched or not; starting twice changes nothing."""
+        self._started = True
+        self._listen()
+
+    def stop(self) -> None:
+        """Stop listening once no watcher is left."""
+        self._started = False
+        self._settle()
+
+    def watch(self, watcher: Callable[[CheckpointEvent], None]) -> Callable[[], None]:
+        """Call ``watcher`` after each event is counted; return a function that stops it."""
+        self._watchers.append(watcher)
+        self._listen()
+
+        def unwatch() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+            self._settle()
+
+        return unwatch
+
+    def _listen(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = events.subscribe(self.observe)
+
+    def _settle(self) -> None:
+        if self._unsubscribe is not None and not self._started and not self._watchers:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def observe(self, event: CheckpointEvent) -> None:
+        """Count ``event``, remember its cache and its use, then tell the watchers."""
+        with self._lock:
+            self.stats.record(event)
+            if event.cache is not None:
+                key = cache_key(event.cache)
+                if key not in self._caches:
+                    self._caches[key] = _reference(event.cache)
+                if event.kind == "hit":
+                    with contextlib.suppress(TypeError):  # an unhashable id is not tracked
+                        self._last_used[key, event.context_id] = time.time()
+        for watcher in list(self._watchers):
+            # One broken panel must not keep the others from updating.
+            with contextlib.suppress(Exception):
+                watcher(event)
+
+    def caches(self) -> list[object]:
+        """Return the caches seen in events, in the order they were first seen."""
+        with self._lock:
+            found = [ref() for ref in self._caches.values()]
+        return [cache for cache in found if cache is not None]
+
+    def last_used(self, cache: object, context_id: Hashable) -> float | None:
+        """Return when a hit last returned this entry in this session, if it did."""
+        try:
+            return self._last_used.get((cache_key(cache), context_id))
+        except TypeError:
+            return None
+
+
+# --------------------------------------------------------------------------- listing
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One cache entry as the panel shows it: its metadata and when it was last used."""
+
+    info: EntryInfo
+    last_used: float
+
+
+@dataclass(frozen=True)
+class CacheListing:
+    """The entries of one cache, or why they could not be listed."""
+
+    cache: object
+    label: str
+    rows: list[EntryRow] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def total_size(self) -> int:
+        """Return the summed size of the entries, in bytes."""
+        return sum(row.info.size for row in self.rows)
+
+    def groups(self) -> list[tuple[str, list[EntryRow]]]:
+        """Group rows by function, most recently used function and entry first."""
+        grouped: dict[str, list[EntryRow]] = {}
+        for row in sorted(self.rows, key=lambda r: r.last_used, reverse=True):
+            grouped.setdefault(row.info.function, []).append(row)
+        return list(grouped.items())
+
+
+def cache_label(cache: object, cwd: str | None = None) -> str:
+    """Name a cache for people: its directory relative to the working directory if inside."""
+    if isinstance(cache, PickleFileCache):
+        path = str(cache.directory)
+        base = cwd if cwd is not None else os.getcwd()
+        with contextlib.suppress(ValueError):  # another drive on Windows
+            relative = os.path.relpath(path, base)
+            if relative == os.curdir:
+                return relative
+            if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+                return os.path.join(os.curdir, relative)
+        home = str(Path.home())
+        if path.startswith(home + os.sep):
+            return "~" + path[len(home) :]
+        return path
+    if isinstance(cache, MemoryCache):
+        return "MemoryCache (this process only)"
+    return type(cache).__name__
+
+
+def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheListing]:
+    """List the entries of each distinct cache in ``caches``, with their last use.
+
+    A cache that cannot list its entries, or whose directory cannot be read, gets a
+    listing with ``error`` set instead of failing the whole panel.
+    """
+    listings: list[CacheListing] = []
+    seen: set[Hashable] = set()
+    for cache in caches:
+        key = cache_key(cache)
+        if key in seen:
+            continue
+        seen.add(key)
+        label = cache_label(cache)
+        entries = getattr(cache, "entries", None)
+        if entries is None:
+            listings.append(CacheListing(cache, label, error="this cache cannot list entries"))
+            continue
+        try:
+            infos: list[EntryInfo] = entries()
+        except NotImplementedError:
+            listings.append(CacheListing(cache, label, error="this cache cannot list entries"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - show any cache failure, keep the panel
+            listings.append(CacheListing(cache, label, error=f"cannot list entries: {exc}"))
+            continue
+        rows = []
+        for info in infos:
+            used = record.last_used(cache, info.context_id)
+            rows.append(EntryRow(info, max(info.created, used or 0.0)))
+        listings.append(CacheListing(cache, label, rows))
+    return listings
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_size(size: int) -> str:
+    """Return a byte count the way file browsers do: ``512 B``, ``1.5 kB``, ``12 MB``."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.5 or unit == "TB":
+            return f"{value:.1f} {unit}" if value < 9.95 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_duration(seconds: float) -> str:
+    """Return a non-negative duration with the precision a person cares about."""
+    if seconds < 0.001:
+        return "<1 ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def format_timestamp(timestamp: float, now: float | None = None) -> str:
+    """Return a local time: the clock time today, the day and time this year, else the date."""
+    if timestamp <= 0:
+        return "unknown"
+    when = time.localtime(timestamp)
+    today = time.localtime(time.time() if now is None else now)
+    if when[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", when)
+    if when.tm_year == today.tm_year:
+        return time.strftime("%d %b %H:%M", when)
+    return time.strftime("%Y-%m-%d", when)
+
+
+def display_name(function: str) -> str:
+    """Shorten a full function name for display; notebook functions live in ``__main__``."""
+    if not function:
+        return "(no name recorded)"
+    return function.removeprefix("__main__.")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """Return ``count`` and ``word``, or ``words`` (default: ``word`` + "s") unless it is 1."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def count_text(stats: FunctionStats) -> str:
+    """Return ``"1 hit / 1 miss"``, adding re-runs and uncached calls when there are any."""
+    parts = [plural(stats.hits, "hit"), plural(stats.misses, "miss", "misses")]
+    if stats.reruns:
+        parts.append(plural(stats.reruns, "rerun"))
+    if stats.uncached:
+        parts.append(f"{stats.uncached} uncached")
+    return " / ".join(parts)
+
+
+def saved_text(stats: FunctionStats) -> str:
+    """Return the time hits saved, or lost when loading was slower than computing."""
+    known = stats.hits - stats.unknown
+    if known == 0:
+        return "saved: unknown" if stats.hits else "saved: —"
+    if stats.saved < 0:
+        return f"lost {format_duration(-stats.saved)}"
+    return f"saved {format_duration(stats.saved)}"
