@@ -19,6 +19,7 @@ The pickle stream and the buffer digests are fed into one hash.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import pickle
@@ -68,6 +69,14 @@ _CLASS_NOISE = frozenset(
     }
 )
 _PLAIN = frozenset({int, float, str, bytes, bool, type(None), tuple, list, dict, complex})
+# Builtin functions and classes, by identity, with their token: functions read builtins
+# on every call (len, range, sum), so their tokens are made once. The objects are kept
+# with the tokens, so an id can never be matched by a different object.
+_BUILTINS: dict[int, tuple[object, str]] = {
+    id(value): (value, f"builtins:{name}")
+    for name, value in vars(builtins).items()
+    if callable(value) and not name.startswith("_")
+}
 
 
 class Hasher(Protocol):
@@ -185,6 +194,9 @@ class _KeyPickler(pickle.Pickler):
         cls = type(obj)
         if cls in _PLAIN:
             return None
+        known = _BUILTINS.get(id(obj))
+        if known is not None and known[0] is obj:
+            return known[1]
         handler = _HANDLERS.get(cls)
         if handler is None:
             handler = _classify(cls)
