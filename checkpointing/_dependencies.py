@@ -319,6 +319,7 @@ def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
     """Read the current value of every free name of ``func``, in profile order."""
     namespace = func.__globals__
     closure = func.__closure__
+    builtin_names: dict[str, Any] | None = None  # looked up once, when first needed
     values: list[object] = []
     for cell_index, name, chain in profile.plan:
         value: object
@@ -330,7 +331,9 @@ def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
         elif name in namespace:
             value = namespace[name]
         else:
-            value = _builtin(namespace, name)
+            if builtin_names is None:
+                builtin_names = _builtin_names(namespace)
+            value = builtin_names.get(name, UNBOUND)
         for attr in chain:
             if not (isinstance(value, ModuleType) and is_user_module(value.__name__)):
                 break
@@ -339,13 +342,12 @@ def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
     return tuple(values)
 
 
-def _builtin(namespace: dict[str, Any], name: str) -> object:
+def _builtin_names(namespace: dict[str, Any]) -> dict[str, Any]:
+    """Return the builtins a function with globals ``namespace`` sees, as a dict."""
     table = namespace.get("__builtins__", builtins)
     if isinstance(table, ModuleType):
-        return getattr(table, name, UNBOUND)
-    if isinstance(table, dict):
-        return table.get(name, UNBOUND)
-    return UNBOUND
+        return vars(table)
+    return table if isinstance(table, dict) else {}
 
 
 # -- user code or library code? ------------------------------------------------

@@ -119,6 +119,12 @@ def hash_values(
     return _hash(value, new_hasher, protocol, frozenset(), prefix)
 
 
+# Idle top-level picklers, per (hash constructor, protocol): building a pickler costs
+# about 2 µs, most of a small call's key. Taken with dict.pop (atomic), so two threads
+# or a nested hash never share one; a pickler holds no references while idle.
+_idle: dict[tuple[HasherFactory, int], _KeyPickler] = {}
+
+
 def _hash(
     value: object,
     new_hasher: HasherFactory,
@@ -128,20 +134,33 @@ def _hash(
 ) -> Hasher:
     hasher = new_hasher()
     hasher.update(prefix)
-    pickler = _KeyPickler(_HashStream(hasher), protocol, new_hasher, outer)
-    pickler.dump(value)
-    for digest in pickler.buffer_digests:
-        hasher.update(digest)
+    pool_key = (new_hasher, protocol)
+    pickler = None if outer else _idle.pop(pool_key, None)
+    if pickler is None:
+        pickler = _KeyPickler(_HashStream(), protocol, new_hasher, outer)
+    pickler.stream.hasher = hasher
+    try:
+        pickler.dump(value)
+        for digest in pickler.buffer_digests:
+            hasher.update(digest)
+    finally:
+        pickler.release()
+    if not outer:
+        _idle[pool_key] = pickler
     return hasher
 
 
 class _HashStream:
-    """The file a pickler writes to: its ``write`` feeds the hash, nothing is stored."""
+    """The file a pickler writes to: ``write`` feeds the current hash, nothing is stored."""
 
-    __slots__ = ("write",)
+    __slots__ = ("hasher",)
 
-    def __init__(self, hasher: Hasher) -> None:
-        self.write = hasher.update
+    def __init__(self) -> None:
+        self.hasher: Hasher | None = None
+
+    def write(self, data: Any) -> None:
+        assert self.hasher is not None
+        self.hasher.update(data)
 
 
 class _KeyPickler(pickle.Pickler):
@@ -149,18 +168,27 @@ class _KeyPickler(pickle.Pickler):
 
     def __init__(
         self,
-        stream: Any,
+        stream: _HashStream,
         protocol: int,
         new_hasher: HasherFactory,
         outer: frozenset[int],
     ) -> None:
         super().__init__(stream, protocol=protocol, buffer_callback=self._take_buffer)
+        self.stream = stream
         self.buffer_digests: list[bytes] = []
         self._new_hasher = new_hasher
         self._protocol = protocol
         self._outer = outer  # objects being hashed by enclosing picklers (cycle guard)
         self._seen: dict[int, int] = {}
         self._alive: list[object] = []  # keeps ids in _seen from being reused
+
+    def release(self) -> None:
+        """Forget everything of the last dump, so the pickler can be reused and holds nothing."""
+        self.clear_memo()
+        self.buffer_digests = []
+        self._seen.clear()
+        self._alive.clear()
+        self.stream.hasher = None
 
     # -- helpers ------------------------------------------------------------------
     def _take_buffer(self, buffer: pickle.PickleBuffer) -> bool:

@@ -247,3 +247,31 @@ def test_lru_cached_helpers_are_hashed_by_their_code() -> None:
 
     assert key(make(0)) != key(make(1))
     assert key(make(0)) == key(make(0))
+
+
+def test_reused_picklers_give_the_same_keys_across_threads() -> None:
+    """Keys computed concurrently in threads equal those computed alone (pickler reuse)."""
+    import concurrent.futures
+
+    values = [{"a": i, "s": {f"x{i}", "y"}, "arr": np.arange(i + 1)} for i in range(50)]
+    alone = [key(v) for v in values]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            assert list(pool.map(key, values)) == alone
+
+
+def test_an_idle_pickler_keeps_nothing_alive() -> None:
+    """After hashing, the hashed object is not referenced by the library."""
+    import gc
+    import weakref
+
+    class Payload:
+        def __init__(self) -> None:
+            self.data = list(range(10))
+
+    payload = Payload()
+    ref = weakref.ref(payload)
+    key([payload, payload])
+    del payload
+    gc.collect()
+    assert ref() is None
