@@ -416,3 +416,25 @@ def test_concurrent_writers_never_expose_a_partial_entry(tmp_path: Path) -> None
     assert hits > 0, hits
     assert files(tmp_path) == ["shared.pickle"]
     assert cache.retrieve("shared")["value"] % 1000 == 299
+
+
+def test_datetime_columns_round_trip_out_of_band(tmp_path: Path) -> None:
+    """A DataFrame with datetime and timedelta columns round-trips, their data out of band."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "t": pd.date_range("2020-01-01", periods=50_000, freq="s"),
+            "d": pd.to_timedelta(np.arange(50_000), unit="ms"),
+            "x": np.arange(50_000, dtype=np.float64),
+        }
+    )
+    cache = PickleFileCache(tmp_path)
+    cache.save("frame", frame)
+    loaded = cache.retrieve("frame")
+    pd.testing.assert_frame_equal(loaded, frame)
+    data = (tmp_path / "frame.pickle").read_bytes()
+    n_buffers = struct.unpack_from("<4sHHddIQI", data)[-1]
+    assert n_buffers >= 3  # the float column and both int64 views of the time columns
+    raw = np.asarray(frame["t"]).view("i8").tobytes()
+    assert raw in data  # stored as the raw buffer, not re-encoded in the stream
