@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-__all__ = ["FreeName", "NormalisedFunction", "normalise_function"]
+__all__ = ["FreeName", "NormalisedFunction", "all_parameters", "normalise_function", "simplify"]
 
 # A global the function reads: its name and the attribute chain read from it
 # (``mod.helper`` -> ("mod", ("helper",))). Chains let a user module's attributes be
@@ -51,6 +51,15 @@ def normalise_function(node: _FunctionNode) -> NormalisedFunction:
     renamer.rename_top()
     text = ast.dump(node, annotate_fields=True, include_attributes=False)
     return NormalisedFunction(text, tuple(renamer.free_names))
+
+
+def simplify(node: ast.AST) -> None:
+    """Remove docstrings and annotations, and write ``x += e`` as ``x = x + e``, in place.
+
+    Unlike :func:`normalise_function` this renames nothing: the ``%%checkpoint`` cell magic
+    keys cells with it, where bound names are outputs and must stay.
+    """
+    _Simplifier().visit(node)
 
 
 def _drop_type_params(node: ast.AST) -> None:
@@ -143,7 +152,7 @@ def _inline_returned_temporaries(func: ast.FunctionDef | ast.AsyncFunctionDef) -
             declared.update(sub.names)
     if _SCOPE_INTROSPECTION & counts.keys():
         return
-    params = {a.arg for a in _all_args(func.args)}
+    params = {a.arg for a in all_parameters(func.args)}
 
     def rewrite(body: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -191,7 +200,7 @@ def _own_scope_nodes(func: ast.AST) -> list[ast.AST]:
     return found
 
 
-def _all_args(args: ast.arguments) -> list[ast.arg]:
+def all_parameters(args: ast.arguments) -> list[ast.arg]:
     """Return every parameter in signature order."""
     params = [*args.posonlyargs, *args.args]
     if args.vararg:
@@ -301,7 +310,7 @@ def _function_scope(node: _FunctionNode, kind: str) -> _Scope:
         binder.visit(node.body)
     else:
         binder.scan(node.body)
-    bound = {a.arg for a in _all_args(node.args)} | binder.bound
+    bound = {a.arg for a in all_parameters(node.args)} | binder.bound
     bound -= binder.declared_global | binder.declared_nonlocal
     return _Scope(kind, bound, binder.declared_global)
 
@@ -325,7 +334,7 @@ class _Renamer(ast.NodeVisitor):
     def rename_top(self) -> None:
         node = self.top
         self.scopes.append(_function_scope(node, "top"))  # before parameters are renamed
-        for index, arg in enumerate(_all_args(node.args)):
+        for index, arg in enumerate(all_parameters(node.args)):
             self.local_names[arg.arg] = f"_a{index}"
             arg.arg = self.local_names[arg.arg]
         if isinstance(node, ast.Lambda):

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from checkpointing._normalize import _Simplifier
+from checkpointing._normalize import all_parameters, simplify
 
 __all__ = [
     "CellAnalysis",
@@ -85,7 +85,7 @@ def normalised_cell_code(source: str) -> str:
     user's namespace, so renaming a variable changes what the cell does.
     """
     tree = parse_cell(source)
-    _Simplifier().visit(tree)
+    simplify(tree)
     return ast.dump(tree, annotate_fields=True, include_attributes=False)
 
 
@@ -236,14 +236,14 @@ class _Analyser:
         for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
             if expr is not None:
                 self.expr(expr)
-        for arg in _all_args(node.args):
+        for arg in all_parameters(node.args):
             if arg.annotation is not None:
                 self.expr(arg.annotation)
         if node.returns is not None:
             self.expr(node.returns)
         self.bind(node.name)
         local, declared, outer = _bound_in(node.body)
-        local |= {arg.arg for arg in _all_args(node.args)}
+        local |= {arg.arg for arg in all_parameters(node.args)}
         self.scopes.append(_Scope("function", local - declared - outer, declared))
         self.block(node.body)
         self.scopes.pop()
@@ -460,7 +460,7 @@ class _Analyser:
         for expr in [*node.args.defaults, *node.args.kw_defaults]:
             if expr is not None:
                 self.expr(expr)
-        local = {arg.arg for arg in _all_args(node.args)} | _walrus_targets(node.body)
+        local = {arg.arg for arg in all_parameters(node.args)} | _walrus_targets(node.body)
         self.scopes.append(_Scope("function", local))
         self.expr(node.body)
         self.scopes.pop()
@@ -571,12 +571,6 @@ def _ipython_call(node: ast.Call) -> str | None:
     ):
         return func.attr
     return None
-
-
-def _all_args(args: ast.arguments) -> list[ast.arg]:
-    found = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-    found += [a for a in (args.vararg, args.kwarg) if a is not None]
-    return found
 
 
 def _names_in(node: ast.AST) -> set[str]:
