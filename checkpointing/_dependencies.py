@@ -33,6 +33,7 @@ from checkpointing._source import find_source
 __all__ = [
     "UNBOUND",
     "CodeProfile",
+    "code_identity",
     "find_definition",
     "free_values",
     "is_user_module",
@@ -89,7 +90,7 @@ def _build_profile(func: FunctionType) -> CodeProfile:
         free_names = normalised.free_names
     else:
         source = None
-        text = "code:" + repr(_code_identity(code))
+        text = "code:" + repr(code_identity(code))
         free_names = _code_free_names(code)
     cells = {name: index for index, name in enumerate(code.co_freevars)}
     plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
@@ -258,12 +259,12 @@ def _param_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> t
 _CODE_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200  # semantics, not origin
 
 
-def _code_identity(code: CodeType) -> tuple[Any, ...]:
+def code_identity(code: CodeType) -> tuple[Any, ...]:
     """Describe ``code`` by what it does, leaving out file, name and line numbers."""
     consts: list[Any] = []
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            consts.append(_code_identity(const))
+            consts.append(code_identity(const))
         elif isinstance(const, frozenset):
             consts.append(("frozenset", sorted(map(repr, const))))
         else:

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import xxhash
 
 from checkpointing._dependencies import (
+    code_identity,
     free_values,
     is_user_module,
     package_version,
@@ -299,9 +300,7 @@ def _builtin_token(pickler: _KeyPickler, func: BuiltinFunctionType) -> Any:
 
 
 def _code_token(pickler: _KeyPickler, code: CodeType) -> tuple[Any, ...]:
-    from checkpointing._dependencies import _code_identity
-
-    return ("code", repr(_code_identity(code)))
+    return ("code", repr(code_identity(code)))
 
 
 def _descriptor_token(pickler: _KeyPickler, obj: Any) -> tuple[Any, ...]:

@@ -37,9 +37,6 @@ from ipython_ext.panel_html import (
     legend_html,
     ratio_bar_html,
 )
-
-# The tests read a cache's tooltip through this module.
-from ipython_ext.panel_html import _full_location as _full_location
 from ipython_ext.panel_model import (
     CacheListing,
     EntryRow,

@@ -32,6 +32,7 @@ __all__ = [
     "cache_title_html",
     "elastic_html",
     "entry_html",
+    "full_location",
     "group_html",
     "heading_html",
     "legend_html",
@@ -172,7 +173,7 @@ def cache_title_html(listing: CacheListing) -> str:
         detail = f"{plural(count, 'entry', 'entries')} · {format_size(listing.total_size)}"
     else:
         detail = "empty"
-    location = html.escape(_full_location(listing.cache))
+    location = html.escape(full_location(listing.cache))
     return (
         f'<div style="margin-top:6px"><code title="{location}">{html.escape(listing.label)}'
         f'</code> <span style="color:{MUTED}">— {detail}</span></div>'
@@ -218,5 +219,6 @@ def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp > 0 else ""
 
 
-def _full_location(cache: object) -> str:
+def full_location(cache: object) -> str:
+    """Return where ``cache`` keeps its entries, in full (shown on hover)."""
     return str(cache.directory) if isinstance(cache, PickleFileCache) else repr(cache)

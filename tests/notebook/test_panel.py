@@ -36,6 +36,7 @@ from ipython_ext.panel import (
     saved_text,
     show_panel,
 )
+from ipython_ext.panel_html import full_location
 
 
 @pytest.fixture
@@ -243,7 +244,7 @@ def test_caches_seen_in_events_are_listed_once_per_directory(
     labels = [listing.label for listing in panel.listings]
     assert len(labels) == 3  # the panel's own cache, "other", the memory cache
     other = panel.listings[1]
-    assert str(directory) in panel_module._full_location(other.cache)
+    assert str(directory) in full_location(other.cache)
     assert {r.info.function for r in other.rows} == {full_name(one), full_name(two)}
     assert [r.info.function for r in panel.listings[2].rows] == [full_name(three)]
     assert labels[2] == "MemoryCache (this process only)"
