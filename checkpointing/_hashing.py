@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import functools
-import hashlib
 import pickle
 import sys
 import weakref
@@ -99,6 +98,8 @@ def hasher_factory(algorithm: str) -> HasherFactory:
         return xxhash.xxh3_128
     if algorithm in ("xxh3_64", "xxh64", "xxh32"):
         return getattr(xxhash, algorithm)  # type: ignore[no-any-return]
+    import hashlib  # only for other algorithms: importing it costs ~3 ms
+
     if algorithm in hashlib.algorithms_available:
         try:
             hashlib.new(algorithm)
