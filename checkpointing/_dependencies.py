@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dis
+import functools
 import linecache
 import os
 import site
@@ -37,6 +38,7 @@ __all__ = [
     "find_definition",
     "free_values",
     "is_user_module",
+    "lookup_name",
     "package_version",
     "profile_of",
     "source_matches_code",
@@ -318,11 +320,25 @@ def _code_free_names(code: CodeType) -> tuple[FreeName, ...]:
 
 def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
     """Read the current value of every free name of ``func``, in profile order."""
+    return _read_names(func, profile.plan)
+
+
+def lookup_name(func: FunctionType, name: str) -> object:
+    """Return ``name``'s value as ``func`` sees it (closure, globals, builtins) or ``UNBOUND``."""
+    code = func.__code__
+    cell_index = code.co_freevars.index(name) if name in code.co_freevars else -1
+    return _read_names(func, ((cell_index, name, ()),))[0]
+
+
+def _read_names(
+    func: FunctionType, plan: tuple[tuple[int, str, tuple[str, ...]], ...]
+) -> tuple[object, ...]:
+    """Read each ``(cell index, name, attribute chain)`` of ``plan`` as ``func`` sees it."""
     namespace = func.__globals__
     closure = func.__closure__
     builtin_names: dict[str, Any] | None = None  # looked up once, when first needed
     values: list[object] = []
-    for cell_index, name, chain in profile.plan:
+    for cell_index, name, chain in plan:
         value: object
         if cell_index >= 0 and closure is not None:
             try:
@@ -356,7 +372,8 @@ _user_modules: dict[str, bool] = {}
 _versions: dict[str, str] = {}
 
 
-def _library_roots() -> tuple[str, ...]:
+@functools.cache
+def _roots() -> tuple[str, ...]:
     """Return the directories that hold the standard library and installed packages."""
     roots: set[str] = set()
     paths = sysconfig.get_paths()
@@ -373,9 +390,6 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(resolved))
 
 
-_ROOTS: tuple[str, ...] | None = None
-
-
 def is_user_module(name: str | None) -> bool:
     """Tell whether module ``name`` is the user's code (followed) or a library (versioned).
 
@@ -388,12 +402,8 @@ def is_user_module(name: str | None) -> bool:
     known = _user_modules.get(name)
     if known is not None:
         return known
-    global _ROOTS
-    if _ROOTS is None:
-        _ROOTS = _library_roots()
     top = name.partition(".")[0]
     module = sys.modules.get(name)
-    file = getattr(module, "__file__", None) if module is not None else None
     if name == "__main__":
         user = True
     elif top in sys.stdlib_module_names or name in sys.builtin_module_names:
@@ -401,22 +411,18 @@ def is_user_module(name: str | None) -> bool:
     elif module is None:
         # Not imported (yet): decide by its package if that is loaded, and do not
         # remember the answer, which may change once the module is imported.
-        parent = sys.modules.get(top)
-        return parent is None or _is_user_file(parent)
-    elif file is None:
-        user = top not in sys.modules or _is_user_file(sys.modules[top])
+        return _is_user_file(sys.modules.get(top))
     else:
-        user = not os.path.realpath(file).startswith(_ROOTS)
+        # A module without a file (a namespace package) is judged by its top package.
+        user = _is_user_file(module if getattr(module, "__file__", None) else sys.modules.get(top))
     _user_modules[name] = user
     return user
 
 
-def _is_user_file(module: ModuleType) -> bool:
+def _is_user_file(module: ModuleType | None) -> bool:
+    """Tell whether ``module``'s file lies outside every library root (absent: user code)."""
     file = getattr(module, "__file__", None)
-    if file is None:
-        return True
-    assert _ROOTS is not None
-    return not os.path.realpath(file).startswith(_ROOTS)
+    return file is None or not os.path.realpath(file).startswith(_roots())
 
 
 def package_version(module_name: str | None) -> str:

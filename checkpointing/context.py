@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import builtins
 from types import FunctionType
 from typing import Any
 
-from checkpointing._dependencies import UNBOUND, CodeProfile, profile_of
+from checkpointing._dependencies import UNBOUND, CodeProfile, lookup_name, profile_of
 
 __all__ = ["FuncCallContext"]
 
@@ -73,22 +72,10 @@ class FuncCallContext:
         Closure variables first, then the function's globals, then builtins. Raises
         ``NameError`` if ``name`` has no value there.
         """
-        value = _lookup_direct(self.function, name)
+        value = lookup_name(self.function, name)
         if value is UNBOUND:
             raise NameError(f"name {name!r} has no value for {self.full_name}")
         return value
 
     def __repr__(self) -> str:
         return f"<FuncCallContext {self.full_name}({', '.join(self.arguments)})>"
-
-
-def _lookup_direct(function: FunctionType, name: str) -> object:
-    code = function.__code__
-    if name in code.co_freevars and function.__closure__ is not None:
-        try:
-            return function.__closure__[code.co_freevars.index(name)].cell_contents
-        except ValueError:
-            return UNBOUND
-    if name in function.__globals__:
-        return function.__globals__[name]
-    return getattr(builtins, name, UNBOUND)
