@@ -1,7 +1,7 @@
 """The functions being cached, and the payloads they take and return.
 
 They live in a module file because both libraries read a function's source: joblib to
-notice edits, checkpointing to normalise it. Results that are big (arrays, frames) are
+notice edits, checkpointing to normalize it. Results that are big (arrays, frames) are
 built once per process by a ``functools.cache``-d builder, so a timed miss measures
 storing the result and not computing it; the ``tag`` argument only makes each call a
 new cache key.

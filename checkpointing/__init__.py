@@ -1,13 +1,14 @@
 """checkpointing: a persistent result cache for Python functions that knows when a result is stale.
 
 ``@checkpoint()`` stores a function's return value on disk and returns it on a later
-call, in this process or another, while the call context (normalised code, argument
+call, in this process or another, while the call context (normalized code, argument
 values, values of the globals it reads, and the code of the helpers it reaches) is
 unchanged.
 """
 
 from __future__ import annotations
 
+from checkpointing._version import __version__
 from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
@@ -23,8 +24,6 @@ from checkpointing.exceptions import (
     StorageError,
 )
 from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
-
-__version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -5,7 +5,7 @@ replaces, object by object, whatever plain pickling would get wrong for a cache 
 
 * sets and frozensets: their element digests, sorted (iteration order depends on
   ``PYTHONHASHSEED``);
-* user-defined functions and classes: their normalised code and the values of the
+* user-defined functions and classes: their normalized code and the values of the
   globals they read, recursively (pickle would record only their name, missing edits);
 * library functions, classes and modules: module, qualified name and package version;
 * numpy arrays and pandas objects: dtype, shape and an xxh3 digest of their buffers,
@@ -37,13 +37,8 @@ from typing import Any, Protocol
 
 import xxhash
 
-from checkpointing._dependencies import (
-    code_identity,
-    free_values,
-    is_user_module,
-    package_version,
-    profile_of,
-)
+from checkpointing._classify import is_user_module, package_version
+from checkpointing._profile import code_identity, free_values, profile_of
 
 __all__ = ["Hasher", "hash_values", "hasher_factory"]
 

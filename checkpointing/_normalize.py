@@ -1,4 +1,4 @@
-"""Normalise a function's syntax tree so edits that cannot change its behaviour vanish.
+"""Normalize a function's syntax tree so edits that cannot change its behaviour vanish.
 
 What is removed or canonicalised: comments and formatting (the tree has none),
 docstrings, annotations, decorators and defaults of the function itself (its bound
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-__all__ = ["FreeName", "NormalisedFunction", "all_parameters", "normalise_function", "simplify"]
+__all__ = ["FreeName", "NormalizedFunction", "all_parameters", "normalize_function", "simplify"]
 
 # A global the function reads: its name and the attribute chain read from it
 # (``mod.helper`` -> ("mod", ("helper",))). Chains let a user module's attributes be
@@ -29,14 +29,14 @@ _SCOPE_INTROSPECTION = frozenset({"locals", "vars", "eval", "exec"})
 
 
 @dataclass(frozen=True, slots=True)
-class NormalisedFunction:
+class NormalizedFunction:
     """The canonical text of a function and the globals it reads, in placeholder order."""
 
     text: str
     free_names: tuple[FreeName, ...]
 
 
-def normalise_function(node: _FunctionNode) -> NormalisedFunction:
+def normalize_function(node: _FunctionNode) -> NormalizedFunction:
     """Return the canonical form of ``node`` (it is modified in place)."""
     _Simplifier().visit(node)
     if not isinstance(node, ast.Lambda):
@@ -50,13 +50,13 @@ def normalise_function(node: _FunctionNode) -> NormalisedFunction:
     renamer = _Renamer(node)
     renamer.rename_top()
     text = ast.dump(node, annotate_fields=True, include_attributes=False)
-    return NormalisedFunction(text, tuple(renamer.free_names))
+    return NormalizedFunction(text, tuple(renamer.free_names))
 
 
 def simplify(node: ast.AST) -> None:
     """Remove docstrings and annotations, and write ``x += e`` as ``x = x + e``, in place.
 
-    Unlike :func:`normalise_function` this renames nothing: the ``%%checkpoint`` cell magic
+    Unlike :func:`normalize_function` this renames nothing: the ``%%checkpoint`` cell magic
     keys cells with it, where bound names are outputs and must stay.
     """
     _Simplifier().visit(node)
@@ -217,7 +217,7 @@ _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
 
 @dataclass
 class _Scope:
-    """Names bound in one scope, and whether it is the normalised function's own."""
+    """Names bound in one scope, and whether it is the normalized function's own."""
 
     kind: str  # "top", "function", "class" or "comprehension"
     bound: set[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import FunctionType
 from typing import Any
 
-from checkpointing._dependencies import UNBOUND, CodeProfile, lookup_name, profile_of
+from checkpointing._profile import UNBOUND, CodeProfile, lookup_name, profile_of
 
 __all__ = ["FuncCallContext"]
 

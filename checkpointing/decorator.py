@@ -19,8 +19,8 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
-from checkpointing._dependencies import profile_of
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
+from checkpointing._profile import profile_of
 from checkpointing._summary import summarise_arguments
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.cache.pickle_file import PickleFileCache

@@ -7,8 +7,8 @@ import sys
 from abc import ABC, abstractmethod
 from typing import Any
 
-from checkpointing._dependencies import free_values
 from checkpointing._hashing import hash_values, hasher_factory
+from checkpointing._profile import free_values
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
 from checkpointing.exceptions import IdentificationError
@@ -35,10 +35,10 @@ class FuncCallIdentifierBase(ABC):
 
 
 class AutoFuncCallIdentifier(FuncCallIdentifierBase):
-    """Identify a call by its normalised code, argument values and the values it reads.
+    """Identify a call by its normalized code, argument values and the values it reads.
 
     The id is the hex digest (``algorithm``, default ``xxh3_128``) of: a key format
-    version, the Python version, the digest of the function's normalised code, the
+    version, the Python version, the digest of the function's normalized code, the
     bound argument values in parameter order, and the current values of the globals
     and closure variables the function reads. User-defined functions and classes among
     those values contribute their own code, recursively.

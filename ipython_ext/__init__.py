@@ -14,8 +14,8 @@ from collections.abc import Callable
 from types import CodeType, FunctionType
 from typing import Any
 
-from checkpointing._dependencies import profile_of
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
+from checkpointing._profile import profile_of
 from checkpointing._source import register_source_finder
 from checkpointing.exceptions import CheckpointingWarning
 from ipython_ext.history_source import HistorySource
@@ -75,7 +75,7 @@ class _Extension:
                     f"checkpoint: the source of {inner.__qualname__} cannot be recovered "
                     "(defined through exec or a construct whose text the history lacks); "
                     "it is keyed by its bytecode, so formatting or comment edits re-run it. "
-                    "Define it in a plain cell to key it by its normalised source.",
+                    "Define it in a plain cell to key it by its normalized source.",
                     CheckpointingWarning,
                     stacklevel=1,
                 )

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import xxhash
 
+from checkpointing._version import __version__
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.config import defaults
 from checkpointing.exceptions import (
@@ -72,15 +73,6 @@ _PYTHON_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
 
 class _CorruptEntry(Exception):
     """An entry file does not hold a valid version-1 entry."""
-
-
-def _library_version() -> str:
-    """Return ``checkpointing.__version__``, imported late because that package imports us."""
-    try:
-        from checkpointing import __version__
-    except ImportError:
-        return "unknown"
-    return str(__version__)
 
 
 def _aligned(offset: int) -> int:
@@ -302,7 +294,7 @@ class PickleFileCache(CacheBase):
             "function": function,
             "arguments": arguments,
             "python": _PYTHON_VERSION,
-            "checkpointing": _library_version(),
+            "checkpointing": __version__,
         }
         if type(context_id) is str:
             meta["context_id"] = context_id

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from checkpointing._dependencies import profile_of
+from checkpointing._profile import profile_of
 from ipython_ext.history_source import HistorySource
 
 
@@ -329,7 +329,7 @@ def test_recovery_in_a_kernel_under_ipykernel_cell_name(run_notebook: Any, tmp_p
     env = {"IPYKERNEL_CELL_NAME": str(tmp_path / "debug_cell.py")}
     probe = (
         "import os\n"
-        "from checkpointing._dependencies import profile_of\n"
+        "from checkpointing._profile import profile_of\n"
         "name = helper.__code__.co_filename\n"
         "print('one cell name:', name == os.environ['IPYKERNEL_CELL_NAME'])\n"
         "print('helper source:', profile_of(helper).source is not None)"

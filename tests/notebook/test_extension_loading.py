@@ -12,7 +12,7 @@ import pytest
 
 import checkpointing
 from checkpointing import _source
-from checkpointing._dependencies import profile_of
+from checkpointing._profile import profile_of
 from ipython_ext import HistorySource
 from ipython_ext.magics import CheckpointMagics
 

@@ -22,7 +22,6 @@ import pytest
 
 from checkpointing import MemoryCache, PickleFileCache, checkpoint, events
 from checkpointing.events import CheckpointEvent
-from ipython_ext import panel as panel_module
 from ipython_ext.panel import (
     CheckpointPanel,
     FunctionStats,
@@ -36,7 +35,8 @@ from ipython_ext.panel import (
     saved_text,
     show_panel,
 )
-from ipython_ext.panel_html import full_location
+from ipython_ext.panel import widget as panel_module
+from ipython_ext.panel.html import full_location
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Unit tests of the AST normalisation: which edits vanish and which remain."""
+"""Unit tests of the AST normalization: which edits vanish and which remain."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import textwrap
 
 import pytest
 
-from checkpointing._normalize import NormalisedFunction, normalise_function
+from checkpointing._normalize import NormalizedFunction, normalize_function
 
 
-def norm(source: str) -> NormalisedFunction:
-    """Normalise the first function defined in ``source``."""
+def norm(source: str) -> NormalizedFunction:
+    """Normalize the first function defined in ``source``."""
     node = ast.parse(textwrap.dedent(source)).body[0]
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    return normalise_function(node)
+    return normalize_function(node)
 
 
 SAME = [
@@ -87,8 +87,8 @@ SAME = [
 
 
 @pytest.mark.parametrize(("before", "after"), SAME)
-def test_behaviour_preserving_edits_normalise_equal(before: str, after: str) -> None:
-    """An edit that cannot change behaviour yields the same normalised text."""
+def test_behaviour_preserving_edits_normalize_equal(before: str, after: str) -> None:
+    """An edit that cannot change behaviour yields the same normalized text."""
     assert norm(before).text == norm(after).text
 
 
@@ -143,8 +143,8 @@ DIFFERENT = [
 
 
 @pytest.mark.parametrize(("before", "after"), DIFFERENT)
-def test_behaviour_changing_edits_normalise_different(before: str, after: str) -> None:
-    """An edit that can change behaviour yields a different normalised text."""
+def test_behaviour_changing_edits_normalize_different(before: str, after: str) -> None:
+    """An edit that can change behaviour yields a different normalized text."""
     assert norm(before).text != norm(after).text
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from checkpointing._dependencies import is_user_module, package_version, profile_of
+from checkpointing._classify import is_user_module, package_version
+from checkpointing._profile import profile_of
 
 K = 1
 
@@ -101,7 +102,7 @@ def test_source_edited_after_import_is_not_trusted(module_dir: Path) -> None:
 
 
 def test_unchanged_module_source_is_used(module_dir: Path) -> None:
-    """A module whose file is untouched is identified by its normalised source."""
+    """A module whose file is untouched is identified by its normalized source."""
     path = module_dir / "edited_module.py"
     path.write_text("def helper(x):\n    return x + 1\n")
     module = importlib.import_module("edited_module")

@@ -12,7 +12,7 @@ import html
 import time
 
 from checkpointing.cache.pickle_file import PickleFileCache
-from ipython_ext.panel_model import (
+from ipython_ext.panel.model import (
     CacheListing,
     EntryRow,
     display_name,

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ipython_ext.cell_analysis import Definition, parse_cell
-from ipython_ext.cell_plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
-from ipython_ext.cell_recording import NOTHING, WIDGET_VIEW, Event, Recording
+from ipython_ext.cell.analysis import Definition, parse_cell
+from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
+from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
 
 __all__ = [
     "NotStorable",

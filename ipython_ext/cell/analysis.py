@@ -2,7 +2,7 @@
 
 The cell is analysed with :mod:`ast` after IPython's transformation, so ``!cmd``,
 ``%magic`` and ``x = !cmd`` are plain calls whose ``$name`` and ``{expr}`` expansions
-and embedded code count too. Also here: the cell's normalised code, which is part of
+and embedded code count too. Also here: the cell's normalized code, which is part of
 its key, and the short label that names it in warnings and cache listings.
 """
 
@@ -22,7 +22,7 @@ __all__ = [
     "Definition",
     "analyse_cell",
     "cell_label",
-    "normalised_cell_code",
+    "normalized_cell_code",
     "parse_cell",
 ]
 
@@ -78,10 +78,10 @@ def analyse_cell(source: str, transform: Callable[[str], str] | None = None) -> 
     return analyser.result()
 
 
-def normalised_cell_code(source: str) -> str:
+def normalized_cell_code(source: str) -> str:
     """Return the cell's syntax tree without docstrings or annotations, as text.
 
-    Names are kept (unlike a function's normalisation): the cell binds them in the
+    Names are kept (unlike a function's normalization): the cell binds them in the
     user's namespace, so renaming a variable changes what the cell does.
     """
     tree = parse_cell(source)

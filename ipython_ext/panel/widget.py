@@ -3,7 +3,7 @@
 :class:`CheckpointPanel` follows ipywidgets' "Variable Inspector" pattern: a plain class
 that composes widgets, hooks ``post_run_cell`` when a kernel is running, has ``close()``
 and displays itself through ``_repr_mimebundle_``. What it counts and lists comes from
-:mod:`ipython_ext.panel_model`, and the HTML of its rows from :mod:`ipython_ext.panel_html`;
+:mod:`ipython_ext.panel.model`, and the HTML of its rows from :mod:`ipython_ext.panel.html`;
 this module decides which widgets exist and when they are redrawn. The model's public
 names are re-exported here, where the extension and notebooks import them.
 
@@ -25,8 +25,8 @@ from typing import Any
 
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.events import CheckpointEvent
-from ipython_ext.panel_entries import EntryList, close_widget
-from ipython_ext.panel_html import (
+from ipython_ext.panel.entries import EntryList, close_widget
+from ipython_ext.panel.html import (
     BAR_WIDTH,
     BORDER,
     ERROR,
@@ -37,7 +37,7 @@ from ipython_ext.panel_html import (
     legend_html,
     ratio_bar_html,
 )
-from ipython_ext.panel_model import (
+from ipython_ext.panel.model import (
     CacheListing,
     EntryRow,
     FunctionStats,

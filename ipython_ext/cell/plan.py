@@ -1,6 +1,6 @@
 """Decide, before a cell runs, what it is looked up under: its inputs' digests and key.
 
-The key hashes the normalised cell code, the digests of its input values (hashed like
+The key hashes the normalized cell code, the digests of its input values (hashed like
 the arguments of a ``@checkpoint`` function, so user functions among them count by
 code) and the options that change what is stored.
 """
@@ -15,8 +15,8 @@ from typing import Any
 from checkpointing._hashing import hash_values, hasher_factory
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.config import defaults
-from ipython_ext.cell_analysis import CellAnalysis
-from ipython_ext.cell_recording import NOTHING
+from ipython_ext.cell.analysis import CellAnalysis
+from ipython_ext.cell.recording import NOTHING
 
 __all__ = [
     "ABSENT",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # Bump when keys or stored entries change meaning, so old entries are never replayed.
-CELL_FORMAT_VERSION = 1
+CELL_FORMAT_VERSION = 2
 ABSENT = "absent"  # the digest of an input that has no value yet
 
 
@@ -100,7 +100,7 @@ def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> d
 
 
 def cell_key(code: str, digests: dict[str, str], options: CellOptions) -> str:
-    """Return the key of the cell whose normalised code is ``code``."""
+    """Return the key of the cell whose normalized code is ``code``."""
     material = (
         CELL_FORMAT_VERSION,
         sys.version_info[:2],

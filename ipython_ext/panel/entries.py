@@ -3,7 +3,7 @@
 :class:`EntryList` is the "Cache contents" part of :class:`ipython_ext.panel.CheckpointPanel`:
 a title per cache, a column header, a heading with a "Clear function" button per function
 and a row with a "Delete" button per entry. The panel decides when to redraw and what the
-buttons do; the HTML of each row comes from :mod:`ipython_ext.panel_html`.
+buttons do; the HTML of each row comes from :mod:`ipython_ext.panel.html`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ipython_ext.panel_html import (
+from ipython_ext.panel.html import (
     BORDER,
     HEADER_CELLS,
     cache_title_html,
@@ -22,7 +22,7 @@ from ipython_ext.panel_html import (
     more_html,
     row_html,
 )
-from ipython_ext.panel_model import CacheListing, cache_key, display_name
+from ipython_ext.panel.model import CacheListing, cache_key, display_name
 
 try:
     import ipywidgets as widgets
@@ -56,7 +56,7 @@ class EntryList:
     """Show cache listings in :attr:`box`, one widget row per cache, function and entry.
 
     The buttons call ``on_clear(key, function)`` and ``on_delete(key, context_id)`` with
-    the :func:`~ipython_ext.panel_model.cache_key` of their cache, not the cache itself:
+    the :func:`~ipython_ext.panel.model.cache_key` of their cache, not the cache itself:
     holding it would keep a dropped in-memory cache, which the session record only
     references weakly, alive for ever.
     """

@@ -3,7 +3,7 @@
 A cell is analysed with :mod:`ast` after IPython's transformation (so ``!cmd``,
 ``%magic`` and ``x = !cmd`` are plain calls): the names it reads before binding them are
 its *inputs*, the names it binds or modifies its *outputs*. The cache key is the hash of
-the normalised cell code (comments, formatting, docstrings and annotations do not count;
+the normalized cell code (comments, formatting, docstrings and annotations do not count;
 names do, because output names matter) and of the input values, hashed like the
 arguments of a ``@checkpoint`` function, so user functions among them count by code.
 
@@ -34,9 +34,9 @@ already running): such a cell is refused with a UsageError before anything runs.
 Whenever something cannot be stored or restored faithfully the cell simply runs, with a
 short :class:`~checkpointing.CheckpointingWarning` that says why and what to do.
 
-The parts, one module each: :mod:`ipython_ext.cell_analysis` reads the cell,
-:mod:`ipython_ext.cell_plan` computes its key, :mod:`ipython_ext.cell_recording` records
-and replays what it shows, :mod:`ipython_ext.cell_storage` stores and restores what it
+The parts, one module each: :mod:`ipython_ext.cell.analysis` reads the cell,
+:mod:`ipython_ext.cell.plan` computes its key, :mod:`ipython_ext.cell.recording` records
+and replays what it shows, :mod:`ipython_ext.cell.storage` stores and restores what it
 left behind. This module runs a cell through them and re-exports the public names.
 """
 
@@ -58,14 +58,14 @@ from checkpointing.exceptions import (
     CheckpointNotExist,
     StorageError,
 )
-from ipython_ext.cell_analysis import (
+from ipython_ext.cell.analysis import (
     CellAnalysis,
     Definition,
     analyse_cell,
     cell_label,
-    normalised_cell_code,
+    normalized_cell_code,
 )
-from ipython_ext.cell_plan import (
+from ipython_ext.cell.plan import (
     CELL_FORMAT_VERSION,
     CellOptions,
     Plan,
@@ -73,8 +73,8 @@ from ipython_ext.cell_plan import (
     cell_key,
     input_digests,
 )
-from ipython_ext.cell_recording import NOTHING, Recording, last_value, recorded, replay
-from ipython_ext.cell_storage import (
+from ipython_ext.cell.recording import NOTHING, Recording, last_value, recorded, replay
+from ipython_ext.cell.storage import (
     NotStorable,
     RestoreError,
     StoredCell,
@@ -94,7 +94,7 @@ __all__ = [
     "StoredCell",
     "analyse_cell",
     "cell_label",
-    "normalised_cell_code",
+    "normalized_cell_code",
 ]
 
 
@@ -179,7 +179,7 @@ class CellCache:
         try:
             source = self.shell.transform_cell(body)
             analysis = analyse_cell(source, self.shell.transform_cell)
-            code = normalised_cell_code(source)
+            code = normalized_cell_code(source)
         except Exception:  # noqa: BLE001 - e.g. a SyntaxError: IPython reports it as usual
             return None
         if analysis.awaits and _loop_running():

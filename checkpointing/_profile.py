@@ -1,0 +1,198 @@
+"""What a function depends on, worked out once per code object and reused on every call.
+
+A :class:`CodeProfile` holds the digest of the function's normalized code and the free
+names it reads. A call then only looks up the current *values* of those names
+(:func:`free_values`); the values are hashed by :mod:`checkpointing._hashing`, which
+follows user-defined functions and classes among them recursively.
+
+When no source is available (``python -c``, ``exec``, a REPL) the profile is built from
+the code object instead: bytecode, names and constants, recursively. That identity is
+deterministic across processes but not insensitive to renames or formatting.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dis
+from dataclasses import dataclass
+from types import CodeType, FunctionType, ModuleType
+from typing import Any
+
+import xxhash
+
+from checkpointing._classify import is_user_module
+from checkpointing._normalize import FreeName, normalize_function
+from checkpointing._source import find_source
+from checkpointing._verify import find_definition, source_matches_code
+
+__all__ = [
+    "UNBOUND",
+    "CodeProfile",
+    "code_identity",
+    "free_values",
+    "lookup_name",
+    "profile_of",
+]
+
+
+# Stands in for a free name that has no value when the call happens; a plain string so
+# it hashes the same in every process.
+UNBOUND = "\x00checkpointing:unbound"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeProfile:
+    """The static identity of a function's code and how to read its free names.
+
+    ``plan`` pairs each free name with the index of its closure cell (``-1`` for a
+    global or builtin), so a call reads values without searching.
+    """
+
+    digest: bytes
+    free_names: tuple[FreeName, ...]
+    plan: tuple[tuple[int, str, tuple[str, ...]], ...]
+    source: str | None
+
+
+# Keyed by identity: equal code objects from different files may have different
+# sources. The code object is kept so its id cannot be reused while the entry exists.
+_profiles: dict[int, tuple[CodeType, CodeProfile]] = {}
+
+
+def profile_of(func: FunctionType) -> CodeProfile:
+    """Return the profile of ``func``'s code, building it on first use."""
+    code = func.__code__
+    entry = _profiles.get(id(code))
+    if entry is None:
+        entry = (code, _build_profile(func))
+        _profiles[id(code)] = entry
+    return entry[1]
+
+
+def _build_profile(func: FunctionType) -> CodeProfile:
+    code = func.__code__
+    source = find_source(func)
+    node = find_definition(source, code) if source else None
+    if node is not None and not source_matches_code(node, code, module_source=source):
+        node = None  # the source on hand is not what is running (edited since import?)
+    if node is not None:
+        normalized = normalize_function(node)
+        text = "source:" + normalized.text
+        free_names = normalized.free_names
+    else:
+        source = None
+        text = "code:" + repr(code_identity(code))
+        free_names = _code_free_names(code)
+    cells = {name: index for index, name in enumerate(code.co_freevars)}
+    plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
+    digest = xxhash.xxh3_128_digest(text.encode("utf-8"))
+    return CodeProfile(digest, free_names, plan, source)
+
+
+_CODE_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200  # semantics, not origin
+
+
+def code_identity(code: CodeType) -> tuple[Any, ...]:
+    """Describe ``code`` by what it does, leaving out file, name and line numbers."""
+    consts: list[Any] = []
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            consts.append(code_identity(const))
+        elif isinstance(const, frozenset):
+            consts.append(("frozenset", sorted(map(repr, const))))
+        else:
+            consts.append((type(const).__name__, repr(const)))
+    return (
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_flags & _CODE_FLAGS,
+        code.co_code,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        tuple(consts),
+    )
+
+
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+
+
+def _code_free_names(code: CodeType) -> tuple[FreeName, ...]:
+    """List the globals and closure variables ``code`` (or code nested in it) reads.
+
+    A global followed by attribute loads (``helpers.f``) is recorded with that chain,
+    so functions reached through a user module are followed here too.
+    """
+    names: dict[FreeName, None] = {}
+    stack = [code]
+    while stack:
+        current = stack.pop(0)
+        base: str | None = None
+        chain: list[str] = []
+        for instruction in dis.get_instructions(current):
+            if base is not None and instruction.opname in _ATTRIBUTE_OPS:
+                chain.append(str(instruction.argval))
+                continue
+            if base is not None:
+                names.setdefault((base, tuple(chain)))
+                base = None
+            if instruction.opname in _GLOBAL_OPS and isinstance(instruction.argval, str):
+                base, chain = instruction.argval, []
+        if base is not None:
+            names.setdefault((base, tuple(chain)))
+        stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    for name in code.co_freevars:
+        names.setdefault((name, ()))
+    return tuple(names)
+
+
+def free_values(func: FunctionType, profile: CodeProfile) -> tuple[object, ...]:
+    """Read the current value of every free name of ``func``, in profile order."""
+    return _read_names(func, profile.plan)
+
+
+def lookup_name(func: FunctionType, name: str) -> object:
+    """Return ``name``'s value as ``func`` sees it (closure, globals, builtins) or ``UNBOUND``."""
+    code = func.__code__
+    cell_index = code.co_freevars.index(name) if name in code.co_freevars else -1
+    return _read_names(func, ((cell_index, name, ()),))[0]
+
+
+def _read_names(
+    func: FunctionType, plan: tuple[tuple[int, str, tuple[str, ...]], ...]
+) -> tuple[object, ...]:
+    """Read each ``(cell index, name, attribute chain)`` of ``plan`` as ``func`` sees it."""
+    namespace = func.__globals__
+    closure = func.__closure__
+    builtin_names: dict[str, Any] | None = None  # looked up once, when first needed
+    values: list[object] = []
+    for cell_index, name, chain in plan:
+        value: object
+        if cell_index >= 0 and closure is not None:
+            try:
+                value = closure[cell_index].cell_contents
+            except ValueError:
+                value = UNBOUND
+        elif name in namespace:
+            value = namespace[name]
+        else:
+            if builtin_names is None:
+                builtin_names = _builtin_names(namespace)
+            value = builtin_names.get(name, UNBOUND)
+        for attr in chain:
+            if not (isinstance(value, ModuleType) and is_user_module(value.__name__)):
+                break
+            value = getattr(value, attr, UNBOUND)
+        values.append(value)
+    return tuple(values)
+
+
+def _builtin_names(namespace: dict[str, Any]) -> dict[str, Any]:
+    """Return the builtins a function with globals ``namespace`` sees, as a dict."""
+    table = namespace.get("__builtins__", builtins)
+    if isinstance(table, ModuleType):
+        return vars(table)
+    return table if isinstance(table, dict) else {}
