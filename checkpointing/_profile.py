@@ -29,9 +29,11 @@ __all__ = [
     "UNBOUND",
     "CodeProfile",
     "code_identity",
+    "code_key",
     "free_values",
     "lookup_name",
     "profile_of",
+    "receive_profiles",
 ]
 
 
@@ -69,12 +71,34 @@ def profile_of(func: FunctionType) -> CodeProfile:
     return entry[1]
 
 
+# Profiles built from source by the process that pickled a function by value (see
+# checkpointing._shipping), by code_key: the receiving process has no source for that
+# code, and without them would key it by bytecode, unlike the sender.
+_received: dict[bytes, CodeProfile] = {}
+
+
+def code_key(code: CodeType) -> bytes:
+    """Return a digest of everything ``code`` does, plus its name: equal in every process."""
+    text = repr((code.co_name, code.co_qualname, code_identity(code)))
+    return xxhash.xxh3_128_digest(text.encode("utf-8"))
+
+
+def receive_profiles(profiles: dict[bytes, CodeProfile]) -> None:
+    """Adopt profiles that another process built from source, keyed by :func:`code_key`."""
+    _received.update(profiles)
+
+
 def _build_profile(func: FunctionType) -> CodeProfile:
     code = func.__code__
     source = find_source(func)
     node = find_definition(source, code) if source else None
     if node is not None and not source_matches_code(node, code, module_source=source):
         node = None  # the source on hand is not what is running (edited since import?)
+    if node is None and _received:
+        # The sender proved that source against identical code: it holds for this code.
+        received = _received.get(code_key(code))
+        if received is not None:
+            return received
     if node is not None:
         normalized = normalize_function(node)
         text = "source:" + normalized.text

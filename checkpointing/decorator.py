@@ -10,6 +10,7 @@ stored for them.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import os
@@ -21,6 +22,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._profile import profile_of
+from checkpointing._shipping import SHIPPED_ATTRIBUTE, ShippedProfiles
 from checkpointing._summary import summarise_arguments
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.cache.pickle_file import PickleFileCache
@@ -54,7 +56,17 @@ class CheckpointedFunction(Protocol[P, R]):
         ...
 
 
-_NO_ID = object()  # the call could not be identified: run it uncached
+class _Sentinel(enum.Enum):
+    """Markers compared by identity; enum members unpickle as the same object.
+
+    A wrapper shipped by value (cloudpickle, as dask and loky do) carries its globals
+    with it: a plain ``object()`` would arrive as a new object and never match.
+    """
+
+    NO_ID = "no-id"
+
+
+_NO_ID = _Sentinel.NO_ID  # the call could not be identified: run it uncached
 
 
 class DecoratorCheckpoint:
@@ -315,4 +327,6 @@ class _Checkpointed:
             wrapper.rerun = rerun
         wrapper.cache = self.cache
         setattr(wrapper, WRAPPED_ATTRIBUTE, func)
+        # Pickled by value (cloudpickle), the wrapper carries the profiles of its code.
+        setattr(wrapper, SHIPPED_ATTRIBUTE, ShippedProfiles(func))
         return wrapper
