@@ -23,6 +23,7 @@ from checkpointing.exceptions import (
     ResultNotPicklableError,
     StorageError,
 )
+from checkpointing.explain import Explanation
 from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
 
 
@@ -55,6 +56,7 @@ __all__ = [
     "CorruptEntryWarning",
     "DecoratorCheckpoint",
     "EntryInfo",
+    "Explanation",
     "FuncCallContext",
     "FuncCallIdentifierBase",
     "IdentificationError",

@@ -8,6 +8,7 @@ from typing import Any
 __all__ = ["ON_ERROR_CHOICES", "Defaults", "defaults", "validate_on_error"]
 
 ON_ERROR_CHOICES = ("raise", "warn", "ignore")
+_LIMIT_KEYS = ("cache.max_size", "cache.max_age", "cache.keep_expensive")
 
 _INITIAL: dict[str, Any] = {
     "cache.filesystem.directory": ".checkpointing",
@@ -15,6 +16,10 @@ _INITIAL: dict[str, Any] = {
     "hash.algorithm": "xxh3_128",
     "hash.pickle_protocol": 5,
     "checkpoint.on_error": "warn",
+    # Limits of caches that have none of their own (see checkpointing.limits).
+    "cache.max_size": None,
+    "cache.max_age": None,
+    "cache.keep_expensive": False,
 }
 
 
@@ -41,6 +46,12 @@ class Defaults(MutableMapping[str, Any]):
             raise KeyError(f"unknown checkpointing setting {key!r}; known settings: {known}")
         if key == "checkpoint.on_error":
             validate_on_error(value)
+        if key in _LIMIT_KEYS:
+            from checkpointing.limits import CacheLimits
+
+            limits = {k.removeprefix("cache."): self._values[k] for k in _LIMIT_KEYS}
+            limits[key.removeprefix("cache.")] = value
+            CacheLimits.create(**limits)  # refuse "5 parsecs" now rather than at a store
         self._values[key] = value
 
     def __delitem__(self, key: str) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
+from checkpointing._components import call_components
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._profile import profile_of
 from checkpointing._shipping import SHIPPED_ATTRIBUTE, ShippedProfiles
@@ -34,7 +35,9 @@ from checkpointing.exceptions import (
     CheckpointingWarning,
     CheckpointNotExist,
 )
+from checkpointing.explain import Explanation, explain_call
 from checkpointing.identifier import AutoFuncCallIdentifier
+from checkpointing.limits import note_store
 
 __all__ = ["CheckpointedFunction", "DecoratorCheckpoint", "checkpoint"]
 
@@ -43,7 +46,7 @@ R = TypeVar("R", covariant=True)
 
 
 class CheckpointedFunction(Protocol[P, R]):
-    """What decorating a function returns: the function, plus ``rerun`` and ``cache``."""
+    """What decorating a function returns: the function, plus ``rerun``, ``explain``, ``cache``."""
 
     cache: Any
 
@@ -53,6 +56,10 @@ class CheckpointedFunction(Protocol[P, R]):
 
     def rerun(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function even if a result is stored, and store the new result."""
+        ...
+
+    def explain(self, *args: P.args, **kwargs: P.kwargs) -> Explanation:
+        """Tell whether this call would hit and, if not, what changed (runs nothing)."""
         ...
 
 
@@ -207,6 +214,7 @@ class _Checkpointed:
         result: Any,
         run_time: float,
         force: bool,
+        components: dict[str, Any] | None = None,
     ) -> None:
         """Save ``result`` under ``context_id`` (when the call could be identified)."""
         if context_id is _NO_ID:
@@ -222,10 +230,12 @@ class _Checkpointed:
                     run_time=run_time,
                     arguments=self._summary(args, kwargs),
                     format_version=0,  # the cache records its own storage format
+                    extra=components or {},
                 )
                 self._save_entry(context_id, result, info)
             else:
                 self.cache.save(context_id, result)
+            note_store(self.cache)  # size and age limits: after stores, never on a hit
         except Exception as exc:  # noqa: BLE001 - any cache failure goes to on_error
             self._fail("could not store the result", exc, stacklevel=5, ran=True)
         self._publish("rerun" if force else "miss", context_id, run_time, run_time)
@@ -258,6 +268,33 @@ class _Checkpointed:
         except Exception as exc:  # noqa: BLE001 - any identifier failure goes to on_error
             self._fail("could not identify the call", exc, stacklevel=6)
             return _NO_ID
+
+    def components(self, context_id: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Digest each component of the call for ``explain``: on a miss, before the run.
+
+        Before the run, because the function may mutate its arguments or the globals it
+        reads: the digests must describe the state the key was made from.
+        """
+        if context_id is _NO_ID or self._save_entry is None:
+            return None
+        try:
+            return call_components(self.func, self._bind(args, kwargs) or {}, self.profile)
+        except Exception:  # noqa: BLE001 - metadata must never fail a save
+            return {}
+
+    def explain(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Explanation:
+        """Tell whether this call would hit and, if not, what changed since the closest entry."""
+        arguments = self.signature.bind(*args, **kwargs)  # a wrong call raises TypeError
+        arguments.apply_defaults()
+        return explain_call(
+            self.func,
+            arguments.arguments,
+            self._summary(args, kwargs),
+            self._identify(args, kwargs),
+            self.full_name,
+            self.cache.entries(),
+            self.profile,
+        )
 
     def _summary(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         try:
@@ -295,9 +332,11 @@ class _Checkpointed:
                 context_id, result = self.lookup(args, kwargs, force)
                 if result is not _NO_ID:
                     return result
+                components = self.components(context_id, args, kwargs)
                 start = time.perf_counter()
                 result = await func(*args, **kwargs)
-                self.store(context_id, args, kwargs, result, time.perf_counter() - start, force)
+                elapsed = time.perf_counter() - start
+                self.store(context_id, args, kwargs, result, elapsed, force, components)
                 return result
 
             async def rerun_async(*args: Any, **kwargs: Any) -> Any:
@@ -311,9 +350,11 @@ class _Checkpointed:
                 context_id, result = self.lookup(args, kwargs, force)
                 if result is not _NO_ID:
                     return result
+                components = self.components(context_id, args, kwargs)
                 start = time.perf_counter()
                 result = func(*args, **kwargs)
-                self.store(context_id, args, kwargs, result, time.perf_counter() - start, force)
+                elapsed = time.perf_counter() - start
+                self.store(context_id, args, kwargs, result, elapsed, force, components)
                 return result
 
             def call(*args: Any, **kwargs: Any) -> Any:
@@ -325,6 +366,12 @@ class _Checkpointed:
 
             wrapper = functools.wraps(func)(call)
             wrapper.rerun = rerun
+
+        def explain(*args: Any, **kwargs: Any) -> Explanation:
+            """Tell whether this call would hit and, if not, why it misses (runs nothing)."""
+            return self.explain(args, kwargs)
+
+        wrapper.explain = explain
         wrapper.cache = self.cache
         setattr(wrapper, WRAPPED_ATTRIBUTE, func)
         # Pickled by value (cloudpickle), the wrapper carries the profiles of its code.

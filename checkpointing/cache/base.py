@@ -18,9 +18,14 @@ prune the cache.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    import datetime
+
+    from checkpointing.limits import CacheLimits
 
 __all__ = ["CacheBase", "EntryInfo"]
 
@@ -33,7 +38,10 @@ class EntryInfo:
     the result, ``created`` a POSIX timestamp, ``size`` the stored size in bytes (0
     when unknown), ``run_time`` the seconds the original call took, ``arguments`` a
     short human-readable summary of the call's arguments, ``format_version`` the
-    storage format.
+    storage format. ``last_used`` is the POSIX time of the latest hit (0.0 when
+    unknown: then ``created`` stands in), ``hits`` how many hits the entry served, and
+    ``extra`` JSON-serialisable metadata the cache stores verbatim with the entry (the
+    decorator records the digests of the call's components there for ``explain``).
     """
 
     context_id: Hashable
@@ -43,10 +51,34 @@ class EntryInfo:
     run_time: float
     arguments: str
     format_version: int
+    last_used: float = 0.0
+    hits: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 class CacheBase(ABC):
     """Store and fetch results by context id."""
+
+    # Size and age limits (see checkpointing.limits); None: the settings' limits apply.
+    limits: CacheLimits | None = None
+
+    def set_limits(
+        self,
+        max_size: int | float | str | None = None,
+        max_age: float | str | datetime.timedelta | None = None,
+        keep_expensive: bool | float = False,
+    ) -> Self:
+        """Limit the cache to ``max_size`` bytes and ``max_age`` since last use; return it.
+
+        Sizes and ages may be text (``"5GB"``, ``"30d"``). Limits are enforced after
+        stores, evicting least recently used entries first; ``keep_expensive`` favours
+        entries that took long to compute. With no limit given, the settings
+        ``cache.max_size`` and ``cache.max_age`` stop applying too (no limits at all).
+        """
+        from checkpointing.limits import CacheLimits
+
+        self.limits = CacheLimits.create(max_size, max_age, keep_expensive)
+        return self
 
     @abstractmethod
     def save(self, context_id: Any, result: Any) -> None:

@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -269,13 +270,15 @@ class PickleFileCache(CacheBase):
 
     def save(self, context_id: Any, result: Any) -> None:
         """Store ``result`` under ``context_id`` without call metadata."""
-        self._write(context_id, result, "", "", time.time(), 0.0, 0)
+        self._write(context_id, result, "", "", time.time(), 0.0, 0, {})
 
     def save_entry(self, context_id: Any, result: Any, info: EntryInfo) -> None:
         """Store ``result`` with the function name, argument summary and run time of ``info``."""
         created = info.created or time.time()
         function, arguments, run_time = info.function, info.arguments, info.run_time
-        self._write(context_id, result, function, arguments, created, run_time, _FLAG_HAS_INFO)
+        self._write(
+            context_id, result, function, arguments, created, run_time, _FLAG_HAS_INFO, info.extra
+        )
 
     def _write(
         self,
@@ -286,6 +289,7 @@ class PickleFileCache(CacheBase):
         created: float,
         run_time: float,
         flags: int,
+        extra: Mapping[str, Any],
     ) -> None:
         """Serialise everything in memory, then write it atomically."""
         final = self._path(context_id)
@@ -302,6 +306,8 @@ class PickleFileCache(CacheBase):
             # The repr is for people reading the file; the pickle lets entries() return the id.
             meta["context_id"] = repr(context_id)
             meta["context_id_pickle"] = base64.b64encode(pickle.dumps(context_id, 5)).decode()
+        if extra:
+            meta["extra"] = dict(extra)
         meta_bytes = json.dumps(meta).encode()
         header = _HEADER.pack(
             _MAGIC,
@@ -495,6 +501,7 @@ class PickleFileCache(CacheBase):
             run_time=layout.run_time,
             arguments=str(meta.get("arguments", "")),
             format_version=FORMAT_VERSION,
+            extra=extra if isinstance(extra := meta.get("extra"), dict) else {},
         )
 
     def entries(self) -> list[EntryInfo]:
