@@ -9,7 +9,7 @@ unchanged.
 from __future__ import annotations
 
 from checkpointing._version import __version__
-from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache
+from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache, StoreCache
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
 from checkpointing.decorator import CheckpointedFunction, DecoratorCheckpoint, checkpoint
@@ -25,6 +25,7 @@ from checkpointing.exceptions import (
 )
 from checkpointing.explain import Explanation
 from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
+from checkpointing.store import DirectoryStore, Store
 
 
 def load_ipython_extension(ipython: object) -> None:
@@ -55,6 +56,7 @@ __all__ = [
     "CheckpointingWarning",
     "CorruptEntryWarning",
     "DecoratorCheckpoint",
+    "DirectoryStore",
     "EntryInfo",
     "Explanation",
     "FuncCallContext",
@@ -64,6 +66,8 @@ __all__ = [
     "PickleFileCache",
     "ResultNotPicklableError",
     "StorageError",
+    "Store",
+    "StoreCache",
     "__version__",
     "checkpoint",
     "defaults",

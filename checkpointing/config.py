@@ -13,6 +13,7 @@ _LIMIT_KEYS = ("cache.max_size", "cache.max_age", "cache.keep_expensive")
 _INITIAL: dict[str, Any] = {
     "cache.filesystem.directory": ".checkpointing",
     "cache.pickle_protocol": 5,
+    "cache.secret": None,
     "hash.algorithm": "xxh3_128",
     "hash.pickle_protocol": 5,
     "checkpoint.on_error": "warn",

@@ -107,7 +107,15 @@ def check_case(directory: Path, script1: str, output1: str, script2: str, output
 
 
 def cache_files(directory: Path) -> list[str]:
-    """Names of every file under ``directory`` (relative, sorted); empty if it is absent."""
+    """Names of the files under ``directory`` (relative, sorted); empty if it is absent.
+
+    The cache's own bookkeeping (its ``CACHEDIR.TAG`` marker and the hit counts in
+    ``.usage/``) is left out.
+    """
     if not directory.exists():
         return []
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+    return sorted(
+        name
+        for name in (str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+        if name != "CACHEDIR.TAG" and not name.startswith(".usage/")
+    )

@@ -1,6 +1,8 @@
 """The contract every cache backend must honour, run against each of them.
 
-To add a backend, add a factory to ``FACTORIES``: every test below then runs on it too.
+To add a cache, add a factory to ``FACTORIES``; to add a store, add it to
+``STORE_FACTORIES`` in ``tests/test_store_contract.py``: every test below then runs on it
+too (as a ``StoreCache`` over that store), besides the store's own contract there.
 Behaviour particular to one backend lives in its own test module, except the in-memory
 cache's bound and threading, which are checked at the end of this file.
 """
@@ -23,11 +25,18 @@ import pytest
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.cache.memory import MemoryCache
 from checkpointing.cache.pickle_file import PickleFileCache
+from checkpointing.cache.store_cache import StoreCache
 from checkpointing.exceptions import CheckpointNotExist
+from tests.test_store_contract import STORE_FACTORIES
 
 FACTORIES: dict[str, Callable[[Path], CacheBase]] = {
     "pickle_file": lambda tmp: PickleFileCache(tmp / "cache"),
+    "pickle_file_signed": lambda tmp: PickleFileCache(tmp / "signed", secret="s3cret"),
     "memory": lambda tmp: MemoryCache(),
+    **{
+        f"store:{name}": (lambda tmp, make=make: StoreCache(make(tmp)))
+        for name, make in STORE_FACTORIES.items()
+    },
 }
 
 
@@ -215,6 +224,37 @@ def test_ids_that_are_not_file_names(cache: CacheBase) -> None:
     assert cache.delete(("tuple", 1, 2.5)) is True
     with pytest.raises(CheckpointNotExist):
         cache.retrieve(("tuple", 1, 2.5))
+
+
+def test_equal_ids_of_different_types_are_different_entries(cache: CacheBase) -> None:
+    """1, 1.0 and True (and 0.0 and -0.0) are different context ids, kept apart."""
+    ids: list[Any] = [1, 1.0, True, 0.0, -0.0, (1,), (1.0,), (True,)]
+    for index, context_id in enumerate(ids):
+        cache.save(context_id, index)
+    for index, context_id in enumerate(ids):
+        assert cache.retrieve(context_id) == index, context_id
+    assert len(cache.entries()) == len(ids)
+
+
+def test_cache_describes_itself(cache: CacheBase, tmp_path: Path) -> None:
+    """Every cache reports a location, a stable identity and a short label as strings."""
+    assert all(isinstance(x, str) and x for x in (cache.location, cache.identity, cache.label))
+    assert cache.identity == cache.identity
+    assert "s3cret" not in cache.location + cache.identity + cache.label + repr(cache)
+
+
+def test_hits_are_counted(cache: CacheBase) -> None:
+    """entries() reports the number of hits and the time of the last one."""
+    cache.save("used", 1)
+    cache.save("unused", 2)
+    before = time.time()
+    for _ in range(3):
+        cache.retrieve("used")
+    found = {entry.context_id: entry for entry in cache.entries()}
+    assert (found["unused"].hits, found["unused"].last_used) == (0, 0.0)
+    assert found["used"].hits in (0, 3)  # 0: a cache that does not count
+    if found["used"].hits:
+        assert found["used"].last_used >= before - 1
 
 
 def test_seed_example_id_foo(cache: CacheBase) -> None:

@@ -57,7 +57,27 @@ class EntryInfo:
 
 
 class CacheBase(ABC):
-    """Store and fetch results by context id."""
+    """Store and fetch results by context id.
+
+    Every cache describes itself for listings and user interfaces: ``location`` (where
+    its entries are), ``identity`` (equal for two objects over the same entries) and
+    ``label`` (a short kind). The defaults suit a cache that lives in one object.
+    """
+
+    @property
+    def location(self) -> str:
+        """Return where the entries are kept, for people to read (never a secret)."""
+        return repr(self)
+
+    @property
+    def identity(self) -> str:
+        """Return a stable id: two caches with equal ids hold the same entries."""
+        return f"{type(self).__module__}.{type(self).__qualname__}@{id(self):x}"
+
+    @property
+    def label(self) -> str:
+        """Return a short kind of cache for user interfaces (the class name by default)."""
+        return type(self).__name__
 
     # Size and age limits (see checkpointing.limits); None: the settings' limits apply.
     limits: CacheLimits | None = None
@@ -107,3 +127,11 @@ class CacheBase(ABC):
     def clear(self, function: str | None = None) -> int:
         """Remove every entry, or those of one function (full name); return how many."""
         raise NotImplementedError(f"{type(self).__name__} cannot clear entries")
+
+    def quarantined(self) -> list[str]:
+        """List the entries set aside as damaged (none, for caches that keep none)."""
+        return []
+
+    def clear_quarantine(self) -> int:
+        """Remove the entries set aside as damaged; return how many."""
+        return 0

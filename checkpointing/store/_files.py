@@ -1,0 +1,189 @@
+"""File-level helpers of the directory store: safe opening, reading, writing, temp files.
+
+Every open of a name in a cache directory goes through :func:`open_regular`, which never
+follows a symbolic link and never blocks (a FIFO at an entry name would otherwise hang a
+read forever), and refuses anything that is not a regular file.
+
+Temporary files are named ``.tmp-<owner>-<pid>-<random>``, where ``owner`` is a short hash
+of the host name and the process-id namespace. A temp file whose owner is this machine
+(and namespace) and whose process is gone is a leftover of a killed writer and can go at
+once; one from another machine (a shared directory) can only be judged by age.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import time
+
+import xxhash
+
+from checkpointing.store.base import _ReaderBase
+
+__all__ = [
+    "TEMP_PREFIX",
+    "FileReader",
+    "NotRegularFile",
+    "create_temp",
+    "has_magic",
+    "open_regular",
+    "reclaim_temps",
+    "write_all",
+]
+
+TEMP_PREFIX = ".tmp-"
+# Linux caps one read/write at about 2 GiB; larger transfers are split.
+_MAX_IO = 1 << 30
+# A temp file of another machine is a leftover only once nobody touched it for this long.
+FOREIGN_TEMP_AGE = 24 * 3600.0
+# A temp file of a live process that has not grown for this long is also abandoned
+# (the process id was reused, or the writer is stuck).
+STALE_TEMP_AGE = 6 * 3600.0
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | _O_BINARY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW | _O_CLOEXEC
+
+
+class NotRegularFile(OSError):
+    """A name in the cache directory is a link, a FIFO, a directory or a device."""
+
+
+def _owner() -> str:
+    """Return a short id of this host and process-id namespace (pids compare within it)."""
+    namespace = ""
+    with contextlib.suppress(OSError):
+        namespace = os.readlink("/proc/self/ns/pid")
+    host = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return xxhash.xxh3_64_hexdigest(f"{host}|{namespace}".encode())[:8]
+
+
+_OWNER = _owner()
+
+
+def open_regular(path: str) -> int:
+    """Open ``path`` for reading without following links or blocking; regular files only."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"{path!r} is not a regular file")
+        if _O_NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def has_magic(path: str, magic: bytes) -> bool:
+    """Tell whether ``path`` is a regular file starting with ``magic`` (never blocks)."""
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return False
+    try:
+        return not magic or os.read(fd, len(magic)) == magic
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+class FileReader(_ReaderBase):
+    """Read an open entry file by offset; the open descriptor pins this version of it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+        self._file = io.FileIO(fd, closefd=True)
+
+    def size(self) -> int:
+        """Return the file's size when it was opened."""
+        return self._size
+
+    def read_into(self, view: memoryview, offset: int) -> None:
+        """Fill ``view`` from ``offset``; raise ``EOFError`` if the file ends first."""
+        target = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        self._file.seek(offset)
+        filled, total = 0, len(target)
+        while filled < total:
+            n = self._file.readinto(target[filled : filled + _MAX_IO])
+            if not n:
+                raise EOFError(f"entry file ended at byte {offset + filled} of {offset + total}")
+            filled += n
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data``; ``os.write`` may write less than asked."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.write(fd, view[:_MAX_IO])
+        view = view[written:]
+
+
+def create_temp(directory: str) -> tuple[str, int]:
+    """Create a new, uniquely named temporary file in ``directory``; return path and fd."""
+    # O_EXCL makes a clash of random names an error rather than two writers sharing a file.
+    name = f"{TEMP_PREFIX}{_OWNER}-{os.getpid()}-{os.urandom(6).hex()}"
+    path = os.path.join(directory, name)
+    return path, os.open(path, _CREATE_FLAGS, 0o666)
+
+
+def _process_alive(pid: int) -> bool:
+    """Tell whether a process of this id exists (in this pid namespace)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def is_abandoned(name: str, age: float) -> bool:
+    """Tell whether temp file ``name``, last written ``age`` seconds ago, is a leftover."""
+    owner, _, rest = name[len(TEMP_PREFIX) :].partition("-")
+    pid_text = rest.partition("-")[0]
+    if owner != _OWNER or not pid_text.isdigit():
+        return age > FOREIGN_TEMP_AGE
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # ours: a write of this process in another thread
+    return not _process_alive(pid) or age > STALE_TEMP_AGE
+
+
+def reclaim_temps(directory: str) -> int:
+    """Delete leftover temp files of dead writers in ``directory``; return how many."""
+    removed = 0
+    now = time.time()
+    try:
+        scan = os.scandir(directory)
+    except OSError:
+        return 0
+    with scan:
+        for entry in scan:
+            if not entry.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if is_abandoned(entry.name, now - info.st_mtime):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed

@@ -1,0 +1,338 @@
+"""A store that keeps each entry in its own file of a local (or mounted) directory.
+
+Layout of a cache directory::
+
+    CACHEDIR.TAG        marks the directory as a cache (backup tools skip it); see below
+    <key>.pickle        one entry per file, written by the entry codec
+    .tmp-<owner>-...    a write in progress (or the leftover of a killed writer)
+    .quarantine/        damaged entries set aside, for inspection or removal
+    .usage/<key>        hit count (file size) and last use (mtime) of an entry
+
+Only files this store wrote are ever listed or deleted: an entry is a regular file
+(never a link, FIFO or device) whose name is ``<key>.pickle`` and whose first bytes are
+the ``magic`` the store was given. Saving replaces a regular file at an entry's name
+(a damaged entry), never anything else. Before it first writes to a directory
+that has no ``CACHEDIR.TAG``, the store checks that nothing else is in it and refuses to
+use it otherwise, so pointing a cache at a project folder cannot put results among (or
+``clear()`` anywhere near) the user's files. Creating ``CACHEDIR.TAG`` by hand tells it
+to use such a directory anyway.
+
+Writes go to a temporary file in the same directory that is renamed onto the entry, so a
+reader sees the old entry or the new one, never part of one. With ``fsync=True`` the data
+is also flushed to disk before the rename (see docs/reliability.md for what that buys).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import errno
+import os
+import stat
+import time
+from collections.abc import Iterator, Sequence
+
+from checkpointing.exceptions import StorageError
+from checkpointing.store._files import (
+    TEMP_PREFIX,
+    FileReader,
+    NotRegularFile,
+    create_temp,
+    has_magic,
+    open_regular,
+    reclaim_temps,
+    write_all,
+)
+from checkpointing.store._usage import USAGE_DIR, UsageLog
+from checkpointing.store.base import KEY_PATTERN, Store, check_key
+
+__all__ = ["MARKER", "DirectoryStore"]
+
+MARKER = "CACHEDIR.TAG"
+QUARANTINE_DIR = ".quarantine"
+SUFFIX = ".pickle"
+_MARKER_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by checkpointing.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+_OWN_NAMES = frozenset({MARKER, QUARANTINE_DIR, USAGE_DIR})
+
+
+class DirectoryStore(Store):
+    """Keep entries as files ``<key>.pickle`` in ``directory`` (created on first write).
+
+    ``magic`` is the prefix every entry starts with (the codec's); files without it are
+    not entries and are never touched. ``fsync`` flushes each entry to disk before it is
+    published.
+    """
+
+    label = "directory"
+
+    def __init__(
+        self, directory: str | os.PathLike[str], *, magic: bytes = b"", fsync: bool = False
+    ) -> None:
+        self.directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
+        self.magic = magic
+        self.fsync = fsync
+        self._prefix = os.path.join(self.directory, "")
+        self._checked = False  # the directory was found to hold only our files
+        self._marked = False  # ... and it has its CACHEDIR.TAG
+        self._usage = UsageLog(self.directory)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.directory!r})"
+
+    @property
+    def location(self) -> str:
+        """Return the absolute directory."""
+        return self.directory
+
+    @property
+    def identity(self) -> str:
+        """Return ``file://`` and the absolute directory, links resolved."""
+        return "file://" + os.path.realpath(self.directory)
+
+    def path(self, key: str) -> str:
+        """Return the file of the entry ``key``."""
+        return self._prefix + key + SUFFIX
+
+    def where(self, key: str) -> str:
+        """Return the file of the entry ``key``."""
+        return self.path(key)
+
+    # -- is this directory ours? ------------------------------------------------------
+
+    def _foreign_file(self) -> str | None:
+        """Return the name of a file in the directory that is not the cache's, if any."""
+        with os.scandir(self.directory) as scan:
+            for entry in scan:
+                name = entry.name
+                if name in _OWN_NAMES or name.startswith(TEMP_PREFIX):
+                    continue
+                if (
+                    name.endswith(SUFFIX)
+                    and KEY_PATTERN.fullmatch(name[: -len(SUFFIX)])
+                    and has_magic(entry.path, self.magic)
+                ):
+                    continue
+                return name
+        return None
+
+    def _check_directory(self, create: bool) -> bool:
+        """Make sure the directory is a cache directory; return False if it does not exist.
+
+        Raise ``StorageError`` naming the directory and the cause when it cannot be used:
+        it is a file, cannot be created or read, or holds files that are not entries.
+        """
+        if self._marked or (self._checked and not create):
+            return True
+        where = self.directory
+        try:
+            if os.path.isfile(os.path.join(where, MARKER)):
+                self._checked = self._marked = True
+                return True
+            if not os.path.isdir(where):
+                if os.path.lexists(where):
+                    raise StorageError(f"cache directory {where!r} exists and is not a directory")
+                if not create:
+                    return False
+                try:
+                    os.makedirs(where, exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(f"cannot create cache directory {where!r}: {exc}") from exc
+            foreign = self._foreign_file()
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise StorageError(f"cannot use cache directory {where!r}: {exc}") from exc
+        if foreign is not None:
+            raise StorageError(
+                f"cache directory {where!r} holds files that are not cache entries (e.g. "
+                f"{foreign!r}); refusing to use it. Choose an empty or new directory, or "
+                f"create the file {os.path.join(where, MARKER)!r} to use this one anyway."
+            )
+        if create:
+            self._write_marker()
+            self._marked = True
+        self._checked = True
+        return True
+
+    def _write_marker(self) -> None:
+        """Write ``CACHEDIR.TAG`` atomically (another process may be doing the same)."""
+        try:
+            temp, fd = create_temp(self.directory)
+            try:
+                write_all(fd, _MARKER_TEXT.encode())
+            finally:
+                os.close(fd)
+            os.replace(temp, os.path.join(self.directory, MARKER))
+        except OSError as exc:
+            where = self.directory
+            raise StorageError(f"cannot write to cache directory {where!r}: {exc}") from exc
+
+    def _usable_for_reading(self) -> bool:
+        """Tell whether entries can be read at all; a refusal is reported by ``put``."""
+        try:
+            return self._check_directory(create=False)
+        except StorageError:
+            return False
+
+    # -- the Store interface ---------------------------------------------------------
+
+    def get(self, key: str) -> FileReader | None:
+        """Open the entry file of ``key``; ``None`` if absent or the directory is unusable."""
+        if not self._checked and not self._usable_for_reading():
+            return None
+        path = self.path(key)
+        try:
+            fd = open_regular(path)
+        except FileNotFoundError:
+            return None
+        except NotRegularFile as exc:
+            raise StorageError(f"cache entry {path!r} is not a regular file; ignoring it") from exc
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StorageError(f"cache entry {path!r} is a symbolic link; ignoring it") from exc
+            if not os.access(self.directory, os.R_OK | os.X_OK):
+                return None  # the whole directory is unreadable: put() will say why
+            raise StorageError(f"cannot read cache entry {path!r}: {exc}") from exc
+        return FileReader(fd)
+
+    def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
+        """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
+        check_key(key)
+        self._check_directory(create=True)
+        reclaim_temps(self.directory)
+        final = self.path(key)
+        self._refuse_foreign(final)
+        try:
+            try:
+                temp, fd = create_temp(self.directory)
+            except FileNotFoundError:  # the directory was removed since it was checked
+                self._checked = self._marked = False
+                self._check_directory(create=True)
+                temp, fd = create_temp(self.directory)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create a file in cache directory {self.directory!r}: {exc}"
+            ) from exc
+        try:
+            try:
+                for part in parts:
+                    if len(part):
+                        write_all(fd, part)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, final)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            if isinstance(exc, OSError):
+                raise StorageError(f"cannot write cache entry {final!r}: {exc}") from exc
+            raise
+        self._usage.forget(key)
+
+    def _refuse_foreign(self, path: str) -> None:
+        """Raise ``StorageError`` if a link, directory, FIFO or device sits at ``path``.
+
+        A regular file at an entry name in a cache directory is a damaged entry (its
+        first bytes can be what was damaged): the new entry replaces it.
+        """
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot inspect cache entry {path!r}: {exc}") from exc
+        if not stat.S_ISREG(mode):
+            raise StorageError(
+                f"{path!r} is not a regular file (a link, directory or special file); "
+                "refusing to replace it"
+            )
+
+    def delete(self, key: str) -> bool:
+        """Remove the entry file of ``key`` if it is one of ours; return whether it was."""
+        check_key(key)
+        path = self.path(key)
+        if not has_magic(path, self.magic):
+            return False
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"cannot delete cache entry {path!r}: {exc}") from exc
+        self._usage.forget(key)
+        return True
+
+    def list(self) -> Iterator[str]:
+        """Yield the keys of the entry files: regular files named ``<key>.pickle`` with magic."""
+        if not self._check_directory(create=False):
+            return
+        try:
+            with os.scandir(self.directory) as scan:
+                names = [
+                    e.name
+                    for e in scan
+                    if e.name.endswith(SUFFIX) and e.is_file(follow_symlinks=False)
+                ]
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot list cache directory {self.directory!r}: {exc}") from exc
+        for name in names:
+            key = name[: -len(SUFFIX)]
+            if KEY_PATTERN.fullmatch(key) and has_magic(self._prefix + name, self.magic):
+                yield key
+
+    # -- optional methods ------------------------------------------------------------
+
+    def quarantine(self, key: str) -> None:
+        """Move the entry file of ``key`` into ``.quarantine/``, stamped with the time."""
+        path = self.path(key)
+        if not has_magic(path, self.magic):
+            return
+        folder = os.path.join(self.directory, QUARANTINE_DIR)
+        target = os.path.join(folder, f"{key}.{time.strftime('%Y%m%dT%H%M%S')}{SUFFIX}")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            os.replace(path, target)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot move damaged entry {path!r} aside: {exc}") from exc
+        self._usage.forget(key)
+
+    def quarantined(self) -> builtins.list[str]:
+        """List the files in ``.quarantine/``, oldest name first."""
+        folder = os.path.join(self.directory, QUARANTINE_DIR)
+        try:
+            with os.scandir(folder) as scan:
+                return sorted(e.name for e in scan if e.is_file(follow_symlinks=False))
+        except OSError:
+            return []
+
+    def clear_quarantine(self) -> int:
+        """Delete the files in ``.quarantine/``; return how many."""
+        folder = os.path.join(self.directory, QUARANTINE_DIR)
+        removed = 0
+        for name in self.quarantined():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+        return removed
+
+    def touch(self, key: str) -> None:
+        """Count a hit of ``key`` (written out at most once a second)."""
+        self._usage.touch(key)
+
+    def usage(self, key: str) -> tuple[int, float | None]:
+        """Return the hit count and last-use time recorded for ``key``."""
+        return self._usage.usage(key)
+
+    def reclaim(self) -> int:
+        """Delete temp files left by writers that died; return how many."""
+        return reclaim_temps(self.directory)

@@ -1,0 +1,133 @@
+"""The contract every store (``checkpointing.store.Store``) must honour, run on each.
+
+To add a store, add a factory to ``STORE_FACTORIES`` (it gets a fresh temporary directory
+and returns an empty store): every test here runs on it, and so does the whole cache
+contract of ``tests/test_cache_contract.py``, through a ``StoreCache`` over it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checkpointing.store.base import EntryReader, Store
+from checkpointing.store.directory import DirectoryStore
+
+STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
+    "directory": lambda tmp: DirectoryStore(tmp / "store"),
+}
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """Return a fresh, empty store of each kind in turn."""
+    factory: Callable[[Path], Store] = STORE_FACTORIES[request.param]
+    return factory(tmp_path)
+
+
+def read_all(reader: EntryReader) -> bytes:
+    """Read a whole entry through the reader interface."""
+    with reader:
+        data = bytearray(reader.size())
+        reader.read_into(memoryview(data), 0)
+    return bytes(data)
+
+
+def test_put_then_get(store: Store) -> None:
+    """What is put under a key is read back whole, parts concatenated in order."""
+    store.put("k", [b"head", memoryview(b"-middle-"), b"", bytearray(b"tail")])
+    reader = store.get("k")
+    assert reader is not None
+    assert read_all(reader) == b"head-middle-tail"
+
+
+def test_get_absent_is_none(store: Store) -> None:
+    """get() of a key never put returns None; delete() of it returns False."""
+    assert store.get("absent") is None
+    assert store.delete("absent") is False
+
+
+def test_read_into_at_offsets(store: Store) -> None:
+    """read_into fills a view from any offset and raises EOFError past the end."""
+    store.put("k", [bytes(range(256)) * 4])
+    reader = store.get("k")
+    assert reader is not None
+    with reader:
+        assert reader.size() == 1024
+        view = memoryview(bytearray(10))
+        reader.read_into(view, 300)
+        assert bytes(view) == bytes(range(44, 54))
+        with pytest.raises(EOFError):
+            reader.read_into(memoryview(bytearray(10)), 1020)
+
+
+def test_put_replaces(store: Store) -> None:
+    """Putting again under a key replaces the entry; list() yields each key once."""
+    store.put("k", [b"old"])
+    store.put("k", [b"new"])
+    store.put("other", [b"x"])
+    reader = store.get("k")
+    assert reader is not None
+    assert read_all(reader) == b"new"
+    assert sorted(store.list()) == ["k", "other"]
+
+
+def test_delete(store: Store) -> None:
+    """delete() removes one entry and says whether it existed."""
+    store.put("a", [b"1"])
+    store.put("b", [b"2"])
+    assert store.delete("a") is True
+    assert store.get("a") is None
+    assert list(store.list()) == ["b"]
+
+
+def test_reader_keeps_its_version(store: Store) -> None:
+    """A reader opened before a replacement keeps reading the old entry whole."""
+    store.put("k", [b"a" * 100_000])
+    reader = store.get("k")
+    assert reader is not None
+    store.put("k", [b"b" * 50])
+    assert read_all(reader) == b"a" * 100_000
+
+
+def test_quarantine_hides_the_entry(store: Store) -> None:
+    """A quarantined entry is no longer served or listed."""
+    store.put("bad", [b"x"])
+    store.quarantine("bad")
+    assert store.get("bad") is None
+    assert list(store.list()) == []
+    assert len(store.quarantined()) == store.clear_quarantine()
+
+
+def test_descriptions_are_strings(store: Store) -> None:
+    """A store reports its location, identity and label as non-empty strings."""
+    assert all(isinstance(x, str) and x for x in (store.location, store.identity, store.label))
+
+
+def test_concurrent_puts_publish_whole_entries(store: Store) -> None:
+    """Threads replacing one key never let a reader see a mixture or a prefix."""
+    values = [bytes([n]) * 200_000 for n in range(1, 5)]
+    stop = threading.Event()
+
+    def write(value: bytes) -> None:
+        while not stop.is_set():
+            store.put("k", [value[:1000], value[1000:]])
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in values]
+    for thread in threads:
+        thread.start()
+    try:
+        seen = 0
+        while seen < 50:
+            reader = store.get("k")
+            if reader is None:
+                continue
+            assert read_all(reader) in values
+            seen += 1
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
