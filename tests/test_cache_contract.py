@@ -27,16 +27,21 @@ from checkpointing.cache.memory import MemoryCache
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.cache.store_cache import StoreCache
 from checkpointing.exceptions import CheckpointNotExist
+from checkpointing.store.base import Store
 from tests.test_store_contract import STORE_FACTORIES
+
+
+
+def _over_store(make: Callable[[Path], Store]) -> Callable[[Path], CacheBase]:
+    """Return a factory of a ``StoreCache`` over the store ``make`` builds."""
+    return lambda tmp: StoreCache(make(tmp))
+
 
 FACTORIES: dict[str, Callable[[Path], CacheBase]] = {
     "pickle_file": lambda tmp: PickleFileCache(tmp / "cache"),
     "pickle_file_signed": lambda tmp: PickleFileCache(tmp / "signed", secret="s3cret"),
     "memory": lambda tmp: MemoryCache(),
-    **{
-        f"store:{name}": (lambda tmp, make=make: StoreCache(make(tmp)))
-        for name, make in STORE_FACTORIES.items()
-    },
+    **{f"store:{name}": _over_store(make) for name, make in STORE_FACTORIES.items()},
 }
 
 
@@ -238,7 +243,9 @@ def test_equal_ids_of_different_types_are_different_entries(cache: CacheBase) ->
 
 def test_cache_describes_itself(cache: CacheBase, tmp_path: Path) -> None:
     """Every cache reports a location, a stable identity and a short label as strings."""
-    assert all(isinstance(x, str) and x for x in (cache.location, cache.identity, cache.label))
+    for description in (cache.location, cache.identity, cache.label):
+        assert isinstance(description, str)
+        assert description
     assert cache.identity == cache.identity
     assert "s3cret" not in cache.location + cache.identity + cache.label + repr(cache)
 

@@ -38,7 +38,7 @@ def read_all(reader: EntryReader) -> bytes:
 
 def test_put_then_get(store: Store) -> None:
     """What is put under a key is read back whole, parts concatenated in order."""
-    store.put("k", [b"head", memoryview(b"-middle-"), b"", bytearray(b"tail")])
+    store.put("k", [b"head", memoryview(b"-middle-"), b"", memoryview(bytearray(b"tail"))])
     reader = store.get("k")
     assert reader is not None
     assert read_all(reader) == b"head-middle-tail"
@@ -104,7 +104,9 @@ def test_quarantine_hides_the_entry(store: Store) -> None:
 
 def test_descriptions_are_strings(store: Store) -> None:
     """A store reports its location, identity and label as non-empty strings."""
-    assert all(isinstance(x, str) and x for x in (store.location, store.identity, store.label))
+    for description in (store.location, store.identity, store.label):
+        assert isinstance(description, str)
+        assert description
 
 
 def test_concurrent_puts_publish_whole_entries(store: Store) -> None:
