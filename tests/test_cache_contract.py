@@ -31,7 +31,6 @@ from checkpointing.store.base import Store
 from tests.test_store_contract import STORE_FACTORIES
 
 
-
 def _over_store(make: Callable[[Path], Store]) -> Callable[[Path], CacheBase]:
     """Return a factory of a ``StoreCache`` over the store ``make`` builds."""
     return lambda tmp: StoreCache(make(tmp))
