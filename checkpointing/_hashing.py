@@ -47,6 +47,7 @@ __all__ = ["Hasher", "hash_values", "hasher_factory"]
 WRAPPED_ATTRIBUTE = "__checkpointing_wrapped__"
 
 # Class attributes that describe where a class came from, not what it does.
+# (``__annotations__`` is not among them: class-body annotations declare fields.)
 _CLASS_NOISE = frozenset(
     {
         "__module__",
@@ -56,7 +57,6 @@ _CLASS_NOISE = frozenset(
         "__weakref__",
         "__firstlineno__",
         "__static_attributes__",
-        "__annotations__",
         "__annotate__",
         "__annotate_func__",
         "__annotations_cache__",

@@ -22,6 +22,7 @@ import xxhash
 
 from checkpointing._classify import is_user_module
 from checkpointing._normalize import FreeName, normalize_function
+from checkpointing._scope import IMPORTED, read_import
 from checkpointing._source import find_source
 from checkpointing._verify import find_definition, source_matches_code
 
@@ -46,14 +47,22 @@ UNBOUND = "\x00checkpointing:unbound"
 class CodeProfile:
     """The static identity of a function's code and how to read its free names.
 
-    ``plan`` pairs each free name with the index of its closure cell (``-1`` for a
-    global or builtin), so a call reads values without searching.
+    ``digest`` identifies the code as a callable others reach (its parameter names
+    included: callers may pass them by keyword); ``entry_digest`` identifies it as the
+    checkpointed function, whose arguments are bound to parameters before hashing, so
+    renaming a parameter is cosmetic there. ``plan`` pairs each free name with the
+    index of its closure cell (``-1`` for a global or builtin; ``IMPORTED`` for what an
+    import statement in the body binds, named by its ``module[:attribute]`` spec), so a
+    call reads values without searching. ``observes`` lists which of ``__name__``,
+    ``__qualname__`` and ``__doc__`` the code reads.
     """
 
     digest: bytes
     free_names: tuple[FreeName, ...]
     plan: tuple[tuple[int, str, tuple[str, ...]], ...]
     source: str | None
+    entry_digest: bytes = b""
+    observes: frozenset[str] = frozenset()
 
 
 # Keyed by identity: equal code objects from different files may have different
@@ -99,18 +108,37 @@ def _build_profile(func: FunctionType) -> CodeProfile:
         received = _received.get(code_key(code))
         if received is not None:
             return received
+    parameters: tuple[str, ...] = ()
+    imports: tuple[FreeName, ...] = ()
+    observes: frozenset[str] = frozenset()
     if node is not None:
         normalized = normalize_function(node)
         text = "source:" + normalized.text
         free_names = normalized.free_names
+        parameters, observes = normalized.parameters, normalized.observes
+        package = _package_of(func)
+        specs = ((binding.spec(package), chain) for binding, chain in normalized.imports)
+        imports = tuple(dict.fromkeys((spec, chain) for spec, chain in specs if spec))
     else:
         source = None
         text = "code:" + repr(code_identity(code))
         free_names = _code_free_names(code)
     cells = {name: index for index, name in enumerate(code.co_freevars)}
     plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
-    digest = xxhash.xxh3_128_digest(text.encode("utf-8"))
-    return CodeProfile(digest, free_names, plan, source)
+    plan += tuple((IMPORTED, spec, chain) for spec, chain in imports)
+    entry_digest = xxhash.xxh3_128_digest(text.encode("utf-8"))
+    digest = xxhash.xxh3_128_digest(f"{text}\nparameters:{parameters!r}".encode())
+    return CodeProfile(digest, free_names + imports, plan, source, entry_digest, observes)
+
+
+def _package_of(func: FunctionType) -> str | None:
+    """Return the package relative imports in ``func``'s module are resolved against."""
+    namespace = func.__globals__
+    package = namespace.get("__package__")
+    if package is None:
+        spec = namespace.get("__spec__")
+        package = getattr(spec, "parent", None)
+    return package if isinstance(package, str) else None
 
 
 _CODE_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200  # semantics, not origin
@@ -200,6 +228,8 @@ def _read_names(
                 value = closure[cell_index].cell_contents
             except ValueError:
                 value = UNBOUND
+        elif cell_index == IMPORTED:
+            value = read_import(name)
         elif name in namespace:
             value = namespace[name]
         else:

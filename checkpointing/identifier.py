@@ -63,7 +63,7 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         """Return the hex digest of the call context (see the class docstring)."""
         profile = context.profile
         values = free_values(context.function, profile)
-        prefix = _KEY_PREFIX + profile.digest
+        prefix = _KEY_PREFIX + profile.entry_digest
         key = (tuple(context.arguments.values()), values)
         try:
             return hash_values(key, self._new_hasher, self.pickle_protocol, prefix).hexdigest()

@@ -139,6 +139,31 @@ DIFFERENT = [
         "def f(a, b):\n    return a.y + b\n",
         id="attribute-name",
     ),
+    pytest.param(
+        "def f():\n    @dataclass\n    class P:\n        x: ClassVar[int] = 1\n    return P\n",
+        "def f():\n    @dataclass\n    class P:\n        x: int = 1\n    return P\n",
+        id="class-body-annotation",
+    ),
+    pytest.param(
+        "def f(v):\n    @show.register\n    def _(arg: list):\n        pass\n    return 0\n",
+        "def f(v):\n    @show.register\n    def _(arg: list[int]):\n        pass\n    return 0\n",
+        id="dispatch-annotation",
+    ),
+    pytest.param(
+        "def f(x):\n    total = x\n    return locals()\n",
+        "def f(x):\n    result = x\n    return locals()\n",
+        id="local-renamed-under-locals",
+    ),
+    pytest.param(
+        "def f(x):\n    y = 1\n    return eval('y + x')\n",
+        "def f(x):\n    z = 1\n    return eval('y + x')\n",
+        id="local-renamed-under-eval",
+    ),
+    pytest.param(
+        'def f():\n    """Old."""\n    return f.__doc__\n',
+        'def f():\n    """New."""\n    return f.__doc__\n',
+        id="docstring-read",
+    ),
 ]
 
 
@@ -146,6 +171,51 @@ DIFFERENT = [
 def test_behaviour_changing_edits_normalize_different(before: str, after: str) -> None:
     """An edit that can change behaviour yields a different normalized text."""
     assert norm(before).text != norm(after).text
+
+
+def test_parameter_names_are_kept_apart_from_the_renamed_text() -> None:
+    """Renamed parameters give the same text but different listed parameter names."""
+    before, after = (
+        norm("def f(x, scale=1):\n    return x * scale\n"),
+        norm("def f(x, factor=1):\n    return x * factor\n"),
+    )
+    assert before.text == after.text
+    assert (before.parameters, after.parameters) == (("x", "scale"), ("x", "factor"))
+
+
+def test_signature_annotations_of_the_function_itself_are_cosmetic() -> None:
+    """The normalized function's own annotations and decorators vanish, even if decorated."""
+    assert (
+        norm("@deco\ndef f(x: int) -> int:\n    return x\n").text
+        == norm("def f(x: str):\n    return x\n").text
+    )
+
+
+def test_class_body_self_reference_reads_the_global() -> None:
+    """A class attribute initialised from its own name depends on the global of that name."""
+    result = norm("def f():\n    LIMIT = 1\n    class Cfg:\n        LIMIT = LIMIT\n    return 0\n")
+    assert result.free_names == (("LIMIT", ()),)
+
+
+def test_imports_in_the_body_are_recorded_with_their_chains() -> None:
+    """Import statements anywhere in the function are dependencies, with attributes read."""
+    result = norm(
+        """
+        def f(x):
+            from .helpers import scale
+            def inner():
+                import helpers
+                return helpers.tools.g(x)
+            return scale(x) + inner()
+        """
+    )
+    specs = [(binding.spec("pkg"), chain) for binding, chain in result.imports]
+    assert specs == [
+        ("pkg.helpers:scale", ()),
+        ("helpers", ()),
+        ("helpers", ("tools", "g")),
+    ]
+    assert result.free_names == ()
 
 
 def test_free_names_in_order_of_first_use_with_attribute_chains() -> None:

@@ -1,0 +1,446 @@
+"""Python's scoping rules, written once: which scope each name of a function or cell belongs to.
+
+:func:`analyse_scopes` walks a parsed function, lambda or module (a notebook cell) and builds
+one :class:`Scope` per block Python gives its own namespace: the root, nested functions and
+lambdas, class bodies, comprehensions and (3.12+) type-parameter scopes. Each scope knows the
+names it binds and how (parameter, import, anything else), its ``global`` and ``nonlocal``
+declarations, and whether it can observe its own local names (``locals()``, ``vars()``,
+``eval``, ``exec``, ``dir()``). :meth:`Scope.resolve` then answers, for a name read in that
+scope, where its value comes from, following the compiler's rules:
+
+* a function scope sees its own bindings, then enclosing function scopes, then globals;
+  class bodies are skipped by the scopes nested in them;
+* a class body reading a name the class itself binds reads the class namespace, and before
+  that assignment the *global* one (``class Cfg: LIMIT = LIMIT`` reads the module's
+  ``LIMIT``, never an enclosing function's);
+* ``global`` sends a name to the module, ``nonlocal`` to the nearest enclosing function;
+* a walrus inside a comprehension binds in the nearest scope that is not a comprehension,
+  and a comprehension's first iterable is evaluated in the enclosing scope.
+
+The normalizer (:mod:`checkpointing._normalize`) and the ``%%checkpoint`` cell analyser
+(:mod:`ipython_ext.cell.analysis`) both walk the tree themselves, in their own order, and
+ask this module instead of re-implementing the rules. The standard library's
+:mod:`symtable` knows the same rules; the unit tests check this module against it.
+
+Also here: what an import statement inside a function or cell depends on
+(:class:`ImportBinding`, resolved against the importing module's package) and
+:func:`read_import`, which reads an imported module or attribute at call time.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from checkpointing._classify import is_user_module
+
+__all__ = [
+    "IMPORTED",
+    "ImportBinding",
+    "Kind",
+    "Resolution",
+    "Scope",
+    "ScopeTree",
+    "all_parameters",
+    "analyse_scopes",
+    "observed_attributes",
+    "read_import",
+]
+
+ScopeNode = (
+    ast.Module
+    | ast.FunctionDef
+    | ast.AsyncFunctionDef
+    | ast.Lambda
+    | ast.ClassDef
+    | ast.ListComp
+    | ast.SetComp
+    | ast.GeneratorExp
+    | ast.DictComp
+)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+# Calls that let code see its own local names: renaming locals is not cosmetic there.
+_INTROSPECTION = frozenset({"locals", "vars", "eval", "exec", "dir"})
+_INTROSPECTION_ATTRIBUTES = frozenset({"f_locals", "_getframe", "currentframe"})
+# Attributes whose reading makes function and class names or docstrings part of a result.
+_OBSERVABLE = frozenset({"__name__", "__qualname__", "__doc__"})
+_DOC_READERS = frozenset({"getdoc", "help"})
+
+
+class Kind(enum.Enum):
+    """How a scope binds a name."""
+
+    PARAMETER = "parameter"
+    IMPORTED = "imported"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBinding:
+    """What one name of an import statement is bound to.
+
+    ``module`` is the module as written without its leading dots (``level`` of them),
+    ``attribute`` the name taken from it by ``from ... import`` (``None`` for ``import``).
+    ``import a.b`` binds ``a`` but depends on ``a.b``: ``module`` is ``"a.b"`` there.
+    """
+
+    module: str
+    level: int
+    attribute: str | None
+    binds_top: bool = False
+
+    def reached(self, chain: tuple[str, ...]) -> tuple[ImportBinding, tuple[str, ...]]:
+        """Return the binding and attribute chain that ``name.<chain>`` reads.
+
+        For ``import a.b`` (which binds ``a``) a use ``a.b.f`` reads ``f`` from ``a.b``.
+        """
+        if not self.binds_top:
+            return self, chain
+        parts = tuple(self.module.split("."))
+        if chain[: len(parts) - 1] == parts[1:]:
+            return ImportBinding(self.module, 0, None), chain[len(parts) - 1 :]
+        return ImportBinding(parts[0], 0, None), chain
+
+    def target(self, package: str | None) -> str | None:
+        """Return ``module`` as an absolute name, or ``None`` if it cannot be resolved."""
+        if not self.level:
+            return self.module
+        if not package:
+            return None  # a relative import outside a package fails when it runs
+        try:
+            return importlib.util.resolve_name("." * self.level + self.module, package)
+        except (ImportError, ValueError):
+            return None
+
+    def spec(self, package: str | None) -> str | None:
+        """Return the :func:`read_import` spec of this binding (``module`` or ``module:attr``)."""
+        target = self.target(package)
+        if target is None:
+            return None
+        return f"{target}:{self.attribute}" if self.attribute else target
+
+
+@dataclass(eq=False)
+class Scope:
+    """One namespace block: what it binds, how, and what it declares."""
+
+    kind: str  # "module", "function", "lambda", "class", "comprehension" or "type-params"
+    node: ast.AST
+    parent: Scope | None
+    bound: dict[str, Kind] = field(default_factory=dict)
+    imports: dict[str, list[ImportBinding]] = field(default_factory=dict)
+    declared_global: set[str] = field(default_factory=set)
+    declared_nonlocal: set[str] = field(default_factory=set)
+    introspects: bool = False
+    children: list[Scope] = field(default_factory=list)
+
+    def bind(self, name: str, kind: Kind = Kind.LOCAL) -> None:
+        """Record that this scope binds ``name`` (a parameter or import kind wins)."""
+        if self.bound.get(name) in (None, Kind.LOCAL):
+            self.bound[name] = kind
+
+    def binds(self, name: str) -> bool:
+        """Tell whether ``name`` is local to this scope."""
+        return (
+            name in self.bound
+            and name not in self.declared_global
+            and name not in self.declared_nonlocal
+        )
+
+    def walrus_home(self) -> Scope:
+        """Return the scope a walrus in this scope binds in (skipping comprehensions)."""
+        scope = self
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def resolve(self, name: str) -> Resolution:
+        """Return where a read of ``name`` in this scope takes its value from."""
+        if name in self.declared_global:
+            return Resolution(None, None, via_global=True)
+        scope: Scope | None = self
+        first = True
+        while scope is not None:
+            if scope.kind == "class" and not first:
+                scope = scope.parent  # class bodies are invisible to nested scopes
+                continue
+            if scope.kind == "module":
+                return Resolution(scope, scope.bound.get(name)) if name in scope.bound else _OUTSIDE
+            if name in scope.declared_global:
+                return Resolution(None, None, via_global=True)
+            if scope.binds(name):
+                # A class body reads its own namespace, else the globals (LOAD_NAME).
+                return Resolution(scope, scope.bound[name], via_global=scope.kind == "class")
+            first = False
+            scope = scope.parent
+        return _OUTSIDE
+
+    def walk(self) -> Iterator[Scope]:
+        """Yield this scope and, recursively, the scopes nested in it."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where a name's value comes from.
+
+    ``owner`` is the scope inside the analysed tree that binds it, ``None`` when the
+    value comes from outside the tree (the module's globals, builtins, or the closure of
+    a function enclosing the tree); ``via_global`` adds that the module globals may be
+    read too (``global`` declarations, and class bodies before their own assignment).
+    """
+
+    owner: Scope | None
+    kind: Kind | None
+    via_global: bool = False
+
+    @property
+    def outside(self) -> bool:
+        """Tell whether the value may come from outside the analysed tree."""
+        return self.owner is None or self.via_global
+
+
+_OUTSIDE = Resolution(None, None)
+
+
+@dataclass(frozen=True)
+class ScopeTree:
+    """The scopes of one parsed function or cell, found by the AST node that opens each."""
+
+    root: Scope
+    by_node: dict[int, Scope]
+    nodes: list[ast.AST]  # keeps the nodes alive, so ids in by_node stay theirs
+
+    def scope_of(self, node: ast.AST) -> Scope:
+        """Return the scope ``node`` (a function, lambda, class, comprehension) opens."""
+        return self.by_node[id(node)]
+
+    @property
+    def introspects(self) -> bool:
+        """Tell whether any scope of the tree can observe its local names."""
+        return any(scope.introspects for scope in self.root.walk())
+
+
+def analyse_scopes(root: ast.AST) -> ScopeTree:
+    """Build the scopes of ``root``: a function, lambda or module (a cell)."""
+    builder = _Builder()
+    if isinstance(root, ast.Module):
+        scope = builder.open(root, "module", None)
+        builder.block(root.body, scope)
+    elif isinstance(root, _FUNCTIONS):
+        scope = builder.function(root, None)
+    else:
+        raise TypeError(f"cannot analyse the scopes of {type(root).__name__}")
+    return ScopeTree(scope, builder.by_node, builder.nodes)
+
+
+def all_parameters(args: ast.arguments) -> list[ast.arg]:
+    """Return every parameter in signature order."""
+    params = [*args.posonlyargs, *args.args]
+    if args.vararg:
+        params.append(args.vararg)
+    params.extend(args.kwonlyargs)
+    if args.kwarg:
+        params.append(args.kwarg)
+    return params
+
+
+class _Builder:
+    """Walk a tree once, opening a :class:`Scope` per block and recording its bindings."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[int, Scope] = {}
+        self.nodes: list[ast.AST] = []
+
+    def open(self, node: ast.AST, kind: str, parent: Scope | None) -> Scope:
+        scope = Scope(kind, node, parent)
+        if parent is not None:
+            parent.children.append(scope)
+        self.by_node[id(node)] = scope
+        self.nodes.append(node)
+        return scope
+
+    def block(self, nodes: list[ast.stmt], scope: Scope) -> None:
+        for node in nodes:
+            self.visit(node, scope)
+
+    def _type_params(self, node: ast.AST, scope: Scope) -> Scope:
+        """Open the scope of PEP 695 type parameters (Python 3.12+), if there are any."""
+        params = getattr(node, "type_params", None)
+        if not params:
+            return scope
+        inner = self.open(params[0], "type-params", scope)
+        for param in params:
+            inner.bind(param.name)
+        return inner
+
+    def function(self, node: ast.AST, parent: Scope | None) -> Scope:
+        assert isinstance(node, _FUNCTIONS)
+        for expr in [*node.args.defaults, *node.args.kw_defaults]:
+            if expr is not None and parent is not None:
+                self.visit(expr, parent)
+        outer = self._type_params(node, parent) if parent is not None else parent
+        if not isinstance(node, ast.Lambda) and outer is not None:
+            for expr in node.decorator_list:
+                self.visit(expr, parent)  # type: ignore[arg-type]
+            annotations = [a.annotation for a in all_parameters(node.args)]
+            for expr in [*annotations, node.returns]:
+                if expr is not None:
+                    self.visit(expr, outer)
+        scope = self.open(node, "lambda" if isinstance(node, ast.Lambda) else "function", outer)
+        for arg in all_parameters(node.args):
+            scope.bind(arg.arg, Kind.PARAMETER)
+        if isinstance(node, ast.Lambda):
+            self.visit(node.body, scope)
+        else:
+            self.block(node.body, scope)
+        return scope
+
+    def visit(self, node: ast.AST, scope: Scope) -> None:
+        """Record what ``node`` binds in ``scope`` and open the scopes nested in it."""
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            scope.bind(node.name)
+            self.function(node, scope)
+        elif isinstance(node, ast.Lambda):
+            self.function(node, scope)
+        elif isinstance(node, ast.ClassDef):
+            scope.bind(node.name)
+            for expr in [*node.decorator_list]:
+                self.visit(expr, scope)
+            outer = self._type_params(node, scope)
+            for expr in [*node.bases, *(k.value for k in node.keywords)]:
+                self.visit(expr, outer)
+            self.block(node.body, self.open(node, "class", outer))
+        elif isinstance(node, _COMPREHENSIONS):
+            self._comprehension(node, scope)
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                scope.bind(node.id)
+            elif node.id in _INTROSPECTION:
+                scope.introspects = True
+        elif isinstance(node, ast.NamedExpr):
+            self.visit(node.value, scope)
+            if isinstance(node.target, ast.Name):
+                scope.walrus_home().bind(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            self._import(node, scope)
+        elif isinstance(node, ast.Global):
+            scope.declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            scope.declared_nonlocal.update(node.names)
+        else:
+            if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+                scope.bind(node.name)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                scope.bind(node.rest)
+            elif isinstance(node, ast.Attribute) and node.attr in _INTROSPECTION_ATTRIBUTES:
+                scope.introspects = True
+            for child in ast.iter_child_nodes(node):
+                self.visit(child, scope)
+
+    def _comprehension(self, node: ast.AST, scope: Scope) -> None:
+        generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
+        self.visit(generators[0].iter, scope)  # evaluated in the enclosing scope
+        inner = self.open(node, "comprehension", scope)
+        for index, generator in enumerate(generators):
+            self.visit(generator.target, inner)
+            if index:
+                self.visit(generator.iter, inner)
+            for condition in generator.ifs:
+                self.visit(condition, inner)
+        for attr in ("elt", "key", "value"):
+            child = getattr(node, attr, None)
+            if child is not None:
+                self.visit(child, inner)
+
+    def _import(self, node: ast.Import | ast.ImportFrom, scope: Scope) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                continue  # binds names nobody can list statically
+            if isinstance(node, ast.ImportFrom):
+                binding = ImportBinding(node.module or "", node.level, alias.name)
+                name = alias.asname or alias.name
+            else:
+                top = alias.asname is None and "." in alias.name
+                binding = ImportBinding(alias.name, 0, None, binds_top=top)
+                name = alias.asname or alias.name.partition(".")[0]
+            scope.bind(name, Kind.IMPORTED)
+            scope.imports.setdefault(name, []).append(binding)
+
+
+def observed_attributes(node: ast.AST) -> frozenset[str]:
+    """Return which of ``__name__``, ``__qualname__`` and ``__doc__`` code in ``node`` reads.
+
+    Counted: attribute reads (``f.__name__``), ``getattr`` with that string constant, and
+    ``inspect.getdoc``/``help`` for docstrings. Where such a read exists, the names or
+    docstrings of the functions and classes the code reaches can change its result.
+    """
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute):
+            if sub.attr in _OBSERVABLE:
+                found.add(sub.attr)
+            elif sub.attr in _DOC_READERS:
+                found.add("__doc__")
+        elif isinstance(sub, ast.Name) and sub.id in _DOC_READERS:
+            found.add("__doc__")
+        elif isinstance(sub, ast.Constant) and sub.value in _OBSERVABLE:
+            found.add(sub.value)  # getattr(f, "__name__") and the like
+    return frozenset(found)
+
+
+# -- reading what an import binds, at call time ---------------------------------------
+
+# The plan entry kind (in place of a closure cell index) of a value bound by an import.
+IMPORTED = -2
+# Stands for a module that cannot be imported: a plain string, the same in every process.
+_MISSING = "\x00checkpointing:missing-module:"
+_failed_imports: dict[str, list[str]] = {}
+
+
+def read_import(spec: str) -> object:
+    """Return what an import statement with ``spec`` (``module`` or ``module:attr``) binds.
+
+    A loaded module is a ``sys.modules`` lookup. A module not loaded yet is imported,
+    exactly as the function's own import statement would do when it runs, so the key is
+    the same before and after the first run; an import that fails counts as a missing
+    module (``try: import x`` / ``except ImportError``) and is not retried unless
+    ``sys.path`` changes. From a library module the module itself is returned (its
+    version identifies what it provides); from the user's code, the attribute itself.
+    """
+    module_name, _, attribute = spec.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None:
+        module = _import(module_name)
+        if module is None:
+            return _MISSING + module_name
+    if not attribute or not is_user_module(module_name):
+        return module
+    value = getattr(module, attribute, _MISSING)
+    if value is _MISSING:
+        # ``from package import submodule`` imports the submodule when it is not an attribute.
+        submodule = sys.modules.get(f"{module_name}.{attribute}") or _import(
+            f"{module_name}.{attribute}"
+        )
+        return submodule if submodule is not None else _MISSING + spec
+    return value
+
+
+def _import(name: str) -> ModuleType | None:
+    """Import module ``name``; return ``None`` (remembered per ``sys.path``) if that fails."""
+    if _failed_imports.get(name) == sys.path:
+        return None
+    try:
+        return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - any failure means the function's import fails too
+        _failed_imports[name] = list(sys.path)
+        return None
