@@ -93,7 +93,8 @@ class _Walker:
             return
         self._seen.add(id(func))
         name = func.__qualname__
-        self.components[f"code:{name}"] = profile.digest.hex()[:16]
+        digest = profile.entry_digest if top else profile.digest  # as the key uses them
+        self.components[f"code:{name}"] = digest.hex()[:16]
         text = readable_code(func)
         if text is not None:
             self.texts[name] = text
