@@ -23,7 +23,6 @@ from checkpointing.exceptions import (
     ResultNotPicklableError,
     StorageError,
 )
-from checkpointing.explain import Explanation
 from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
 from checkpointing.store import DirectoryStore, Store
 
@@ -58,7 +57,6 @@ __all__ = [
     "DecoratorCheckpoint",
     "DirectoryStore",
     "EntryInfo",
-    "Explanation",
     "FuncCallContext",
     "FuncCallIdentifierBase",
     "IdentificationError",

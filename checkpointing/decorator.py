@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from types import FunctionType
-from typing import Any, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from checkpointing._components import call_components
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
@@ -35,9 +35,10 @@ from checkpointing.exceptions import (
     CheckpointingWarning,
     CheckpointNotExist,
 )
-from checkpointing.explain import Explanation, explain_call
 from checkpointing.identifier import AutoFuncCallIdentifier
-from checkpointing.limits import note_store
+
+if TYPE_CHECKING:
+    from checkpointing.explain import Explanation
 
 __all__ = ["CheckpointedFunction", "DecoratorCheckpoint", "checkpoint"]
 
@@ -235,7 +236,10 @@ class _Checkpointed:
                 self._save_entry(context_id, result, info)
             else:
                 self.cache.save(context_id, result)
-            note_store(self.cache)  # size and age limits: after stores, never on a hit
+            # Size and age limits: checked after stores (amortised), never on a hit.
+            from checkpointing.limits import note_store
+
+            note_store(self.cache)
         except Exception as exc:  # noqa: BLE001 - any cache failure goes to on_error
             self._fail("could not store the result", exc, stacklevel=5, ran=True)
         self._publish("rerun" if force else "miss", context_id, run_time, run_time)
@@ -284,6 +288,8 @@ class _Checkpointed:
 
     def explain(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Explanation:
         """Tell whether this call would hit and, if not, what changed since the closest entry."""
+        from checkpointing.explain import explain_call
+
         arguments = self.signature.bind(*args, **kwargs)  # a wrong call raises TypeError
         arguments.apply_defaults()
         return explain_call(

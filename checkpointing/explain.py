@@ -17,8 +17,6 @@ The result is an :class:`Explanation`, whose text is the report (``print(f.expla
 
 from __future__ import annotations
 
-import datetime
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
@@ -154,6 +152,8 @@ def _when(entry: EntryInfo | None) -> str:
     """Return when ``entry`` was stored, in local time, for a report."""
     if entry is None or not entry.created:
         return "at an unknown time"
+    import datetime  # only when a report is written
+
     return datetime.datetime.fromtimestamp(entry.created).isoformat(" ", "seconds")
 
 
@@ -171,6 +171,8 @@ def compare(current: Mapping[str, Any], stored: Mapping[str, Any]) -> list[Chang
         kind, _, name = key.partition(":")
         diff = ""
         if kind == "code" and name in texts_now and name in texts_before:
+            import difflib  # only when a code change is reported
+
             diff = "\n".join(
                 difflib.unified_diff(
                     texts_before[name].splitlines(),

@@ -21,15 +21,17 @@ limits, and an entry already removed by another is skipped.
 
 from __future__ import annotations
 
-import datetime
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checkpointing.cache.base import EntryInfo
+if TYPE_CHECKING:
+    import datetime
+
+    from checkpointing.cache.base import EntryInfo
 
 __all__ = [
     "CacheLimits",
@@ -40,6 +42,14 @@ __all__ = [
     "parse_size",
     "plan_eviction",
 ]
+
+_SIZE_TEXT = r"[0-9]+(?:\.[0-9]+)?\s*([A-Za-z]*)"
+_SIZE_UNITS = frozenset(
+    {"", "b", "byte", "bytes"}
+    | {p + s for p in "kmgtp" for s in ("", "b", "ib")}
+    | {"kilobytes", "megabytes", "gigabytes", "terabytes", "petabytes"}
+    | {"kibibytes", "mebibytes", "gibibytes", "tebibytes", "pebibytes"}
+)
 
 # Seconds of recency credited per second of run time by ``keep_expensive=True``.
 EXPENSIVE_CREDIT = 3600.0
@@ -57,9 +67,15 @@ def parse_size(value: int | float | str) -> int:
         return int(value)
     if not isinstance(value, str):
         raise TypeError(f"a size must be a number of bytes or a string like '5GB', got {value!r}")
+    import re
+
     import humanfriendly  # only when a size is given as text
 
+    # humanfriendly reads any word by its first letter ("5 potatoes" = 5 PB): check the unit.
+    match = re.fullmatch(_SIZE_TEXT, value.strip())
     try:
+        if match is None or match[1].lower() not in _SIZE_UNITS:
+            raise humanfriendly.InvalidSize(value)
         size = int(humanfriendly.parse_size(value.strip()))
     except humanfriendly.InvalidSize:
         raise ValueError(
@@ -72,8 +88,8 @@ def parse_size(value: int | float | str) -> int:
 
 def parse_age(value: int | float | str | datetime.timedelta) -> float:
     """Return seconds from ``3600``, ``"30d"``, ``"12h"``, ``"2 weeks"`` or a ``timedelta``."""
-    if isinstance(value, datetime.timedelta):
-        seconds = value.total_seconds()
+    if hasattr(value, "total_seconds"):  # a datetime.timedelta
+        seconds = float(value.total_seconds())
     elif isinstance(value, bool):
         raise TypeError(f"an age must be seconds or a string like '30d', got {value!r}")
     elif isinstance(value, int | float):
@@ -136,7 +152,7 @@ class CacheLimits:
 
 def last_use(entry: EntryInfo) -> float:
     """Return when ``entry`` was last used: its last hit, or its creation if never hit."""
-    return max(entry.last_used, entry.created)
+    return max(entry.last_used or 0.0, entry.created)
 
 
 def plan_eviction(

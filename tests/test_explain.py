@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from checkpointing import Explanation, MemoryCache, checkpoint
+from checkpointing import MemoryCache, checkpoint
+from checkpointing.explain import Explanation
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -135,3 +135,27 @@ class CacheBase(ABC):
     def clear_quarantine(self) -> int:
         """Remove the entries set aside as damaged; return how many."""
         return 0
+
+    def check_entry(self, context_id: Any) -> str | None:
+        """Read one entry completely; return what is wrong with it, or ``None`` if it is sound.
+
+        Used by ``checkpointing verify``. This default retrieves the result and reports a
+        :class:`CorruptEntryWarning` or a missing entry; caches that record uses should
+        override it so that a check does not count as a hit.
+        """
+        import warnings
+
+        from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.retrieve(context_id)
+            except CheckpointNotExist as exc:
+                problem: str | None = str(exc)
+            except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                problem = None
+        corrupt = [w for w in caught if issubclass(w.category, CorruptEntryWarning)]
+        return str(corrupt[0].message) if corrupt else problem
