@@ -363,3 +363,25 @@ def test_import_checkpointing_does_not_import_the_cli_libraries() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_hits_last_use_and_time_saved_are_listed(tmp_path: Path) -> None:
+    """Hits counted by the cache show in ``ls`` and ``stats``; ``verify`` does not count as one."""
+
+    @checkpoint(str(tmp_path / "c"))
+    def slow(x: int) -> int:
+        time.sleep(0.2)
+        return x
+
+    slow(1)
+    slow(1)
+    slow(1)
+    slow.cache.entries()  # asking for usage writes this process's pending hit counts
+    assert run_cli("--cache", "c", "verify", cwd=tmp_path).returncode == 0
+    (row,) = _json(run_cli("--cache", "c", "ls", "--json", cwd=tmp_path))
+    assert row["hits"] == 2
+    assert row["last_used"] is not None
+    assert row["saved"] == pytest.approx(2 * row["run_time"])
+    assert row["run_time"] >= 0.2
+    (total,) = _json(run_cli("--cache", "c", "stats", "--json", cwd=tmp_path))
+    assert total["hits"] == 2

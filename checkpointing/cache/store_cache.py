@@ -215,6 +215,21 @@ class StoreCache(CacheBase):
         self.store.touch(key)
         return loaded
 
+    def check_entry(self, context_id: Any) -> str | None:
+        """Read and check one entry completely, without counting a use; return the problem."""
+        ids = IdCodec(context_id)
+        key = ids.key
+        assert key is not None
+        try:
+            reader = self.store.get(key)
+            if reader is None:
+                return "the entry is gone"
+            with reader:
+                codec.decode(reader, ids, self._secret)
+        except (codec.EntryError, OSError, StorageError) as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
     def _quarantine(self, key: str, cause: Exception) -> None:
         """Set a damaged entry aside and say so, once."""
         try:

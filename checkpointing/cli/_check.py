@@ -1,38 +1,44 @@
 """Damaged entries that ``entries()`` cannot list, for ``checkpointing verify``.
 
-A cache lists the entries whose metadata it can read; an entry damaged in its header is
-left out of ``entries()``. Caches that set damaged entries aside report them through
-``quarantined()`` and remove them with ``clear_quarantine()``; the directory cache's
-entry files are also read one by one here, so a damaged header is found too.
+A cache lists the entries whose metadata it can read; an entry damaged in its head
+(truncated, a bad digest, an old format) is left out of ``entries()``. For caches built
+on a :class:`~checkpointing.store.base.Store` the keys the store holds are compared with
+the heads that can be read, so such entries are found and can be removed; entries a
+cache has set aside (``quarantined()``) are reported and cleared too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from typing import Any
 
 __all__ = ["damaged_unlisted", "remove_unlisted"]
 
 
-def _bad_files(cache: Any) -> list[tuple[str, str]]:
-    """Return ``(path, problem)`` of the directory cache's entry files with unreadable heads."""
-    files = getattr(cache, "_entry_files", None)
-    read = getattr(cache, "_read_info", None)
-    if not (callable(files) and callable(read)):
+def _bad_keys(cache: Any) -> list[tuple[str, str]]:
+    """Return ``(key, problem)`` for each stored entry whose head cannot be read."""
+    store = getattr(cache, "store", None)
+    if store is None or not callable(getattr(store, "list", None)):
         return []
+    from checkpointing.cache import codec
+
     bad = []
-    for entry in files():
+    for key in list(store.list()):
         try:
-            read(entry.path)
-        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding
-            bad.append((entry.path, str(exc) or type(exc).__name__))
+            reader = store.get(key)
+            if reader is None:
+                continue  # removed meanwhile
+            with reader:
+                codec.read_head(reader)
+        except (codec.EntryError, OSError) as exc:
+            bad.append((key, str(exc) or type(exc).__name__))
     return bad
 
 
 def damaged_unlisted(cache: Any) -> list[str]:
     """Describe each damaged entry that ``cache.entries()`` leaves out."""
-    found = [f"{path}: {problem}" for path, problem in _bad_files(cache)]
+    store = getattr(cache, "store", None)
+    where = getattr(store, "where", str)
+    found = [f"{where(key)}: {problem}" for key, problem in _bad_keys(cache)]
     quarantined = getattr(cache, "quarantined", None)
     if callable(quarantined):
         found += [f"{name}: set aside as damaged" for name in quarantined()]
@@ -42,10 +48,9 @@ def damaged_unlisted(cache: Any) -> list[str]:
 def remove_unlisted(cache: Any) -> int:
     """Remove the damaged entries ``damaged_unlisted`` reports; return how many."""
     removed = 0
-    for path, _ in _bad_files(cache):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-            removed += 1
+    store: Any = getattr(cache, "store", None)
+    for key, _ in _bad_keys(cache):
+        removed += bool(store.delete(key))
     clear_quarantine = getattr(cache, "clear_quarantine", None)
     if callable(clear_quarantine):
         removed += int(clear_quarantine())
