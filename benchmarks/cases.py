@@ -121,7 +121,8 @@ def _array_hit(size: Callable[[Plan], int], read_only: bool) -> Prepare:
     def prepare(lib: Library, plan: Plan, workdir: str) -> Probe:
         array = subjects.random_array(size(plan))
         if read_only:
-            array.flags.writeable = False
+            # Immutable memory (a bytes object): the only arrays whose digest is kept.
+            array = subjects.immutable_copy(array)
         return _hit(lib, plan, workdir, subjects.first_value, array)
 
     return prepare

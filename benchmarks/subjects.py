@@ -91,6 +91,11 @@ def random_array(size: int) -> npt.NDArray[np.float64]:
     return np.random.default_rng(size).random(size // 8)
 
 
+def immutable_copy(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return a read-only copy of ``array`` over a ``bytes`` object: memory nothing can change."""
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
 def random_frame(rows: int, with_strings: bool) -> pd.DataFrame:
     """Return a typical table: floats, integers, timestamps, a categorical, maybe strings.
 

@@ -8,6 +8,7 @@ unchanged.
 
 from __future__ import annotations
 
+from checkpointing._tokens import register_token
 from checkpointing._version import __version__
 from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache, StoreCache
 from checkpointing.config import defaults
@@ -70,5 +71,6 @@ __all__ = [
     "checkpoint",
     "defaults",
     "load_ipython_extension",
+    "register_token",
     "unload_ipython_extension",
 ]

@@ -137,26 +137,38 @@ def test_array_layout_does_not_matter_but_content_and_dtype_do() -> None:
     assert key(a) != key(changed)
 
 
-def test_frozen_array_is_hashed_once_and_writable_arrays_every_time() -> None:
-    """A read-only array owning its memory keeps its digest; changes elsewhere are seen."""
-    from checkpointing._hashing import _frozen_digests
+def test_immutable_array_is_hashed_once_and_other_arrays_every_time() -> None:
+    """An array over immutable bytes keeps its digest; any array that can change is rehashed."""
+    from checkpointing._array_tokens import _immutable_digests
 
-    frozen = np.arange(1000)
-    frozen.flags.writeable = False
-    first = key(frozen)
-    assert any(ref() is frozen for ref, _ in _frozen_digests.values())
-    assert key(frozen) == first
+    immutable = np.frombuffer(np.arange(1000).tobytes(), dtype=np.int64)
+    first = key(immutable)
+    assert any(ref() is immutable for ref, _ in _immutable_digests.values())
+    assert key(immutable) == first
 
     writable = np.arange(1000)
     view = writable[:]
-    view.flags.writeable = False  # read-only view of writable memory: not frozen
+    view.flags.writeable = False  # read-only view of writable memory: can change
     before = key(view)
     writable[0] = 99
     assert key(view) != before
 
-    frozen.flags.writeable = True  # unfreezing is noticed: the array is hashed again
-    frozen[0] = 99
-    assert key(frozen) != first
+
+def test_read_only_array_with_an_earlier_writeable_view_is_never_stale() -> None:
+    """A writeable view taken before an array was frozen can change it: the key follows."""
+    owner = np.arange(1000)
+    earlier_view = owner[:]
+    owner.flags.writeable = False
+    first = key(owner)
+    earlier_view[0] = 99  # the frozen array's content changes through the old view
+    assert key(owner) != first
+    thawed = np.arange(1000)
+    thawed.flags.writeable = False
+    frozen_key = key(thawed)
+    thawed.flags.writeable = True
+    thawed[0] = 99
+    thawed.flags.writeable = False
+    assert key(thawed) != frozen_key
 
 
 def test_strided_arrays_hash_like_their_contiguous_copies() -> None:
