@@ -43,6 +43,18 @@ class UsageLog:
         self._lock = threading.Lock()
         _LIVE.add(self)
 
+    def __getstate__(self) -> dict[str, object]:
+        # A cache travels with a function pickled by value (dask, cloudpickle): the
+        # receiving process starts with its own lock and no pending counts.
+        return {"directory": self.directory}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.directory = str(state["directory"])
+        self._pending = {}
+        self._flushed = 0.0
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
     def touch(self, key: str) -> None:
         """Count one use of ``key`` now; write the counts out if a second has passed."""
         now = time.time()
