@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # Bump when keys or stored entries change meaning, so old entries are never replayed.
-CELL_FORMAT_VERSION = 2
+CELL_FORMAT_VERSION = 3
 ABSENT = "absent"  # the digest of an input that has no value yet
 
 

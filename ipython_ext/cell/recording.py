@@ -76,13 +76,52 @@ class Recording:
             self.events.clear()
             self._clear_pending = False
 
-    def stored_events(self) -> tuple[Event, ...]:
-        """Return the events worth replaying: widget views are dead after a restart."""
-        return tuple(
-            tuple(event)
-            for event in self.events
-            if event[0] != "display" or WIDGET_VIEW not in event[1]
-        )
+    def stored_events(self, shell: Any = None) -> tuple[tuple[Event, ...], tuple[str, ...]]:
+        """Return the events worth replaying, and what they show only as a snapshot.
+
+        Widget views are dead after a restart: each becomes a static snapshot of the
+        widget's last state (its text, such as a progress bar's final line). Text that
+        overwrote itself with carriage returns keeps only what was left on screen.
+        """
+        events: list[Event] = []
+        widgets = 0
+        for event in self.events:
+            if event[0] != "display":
+                events.append((event[0], _settled(event[1])))
+            elif WIDGET_VIEW not in event[1]:
+                events.append(tuple(event))
+            else:
+                widgets += 1
+                data = _widget_snapshot(shell, event[1])
+                if data:
+                    events.append(("display", data, {}, {}, False))
+        left_out = (f"{widgets} widget{'s' * (widgets > 1)} shown as text",) if widgets else ()
+        return tuple(events), left_out
+
+
+def _settled(text: str) -> str:
+    r"""Return ``text`` as a terminal leaves it: each ``\r`` starts its line over."""
+    if "\r" not in text:
+        return text
+    lines = text.replace("\r\n", "\n").split("\n")
+    return "\n".join(line.rsplit("\r", 1)[-1] if line.strip("\r") else line for line in lines)
+
+
+def _widget_snapshot(shell: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the static form of a displayed widget: its last state as text and HTML."""
+    import sys
+
+    snapshot = {k: v for k, v in data.items() if k in ("text/plain", "text/html")}
+    module = sys.modules.get("ipywidgets.widgets.widget")
+    model_id = (data.get(WIDGET_VIEW) or {}).get("model_id")
+    widget = getattr(module, "_instances", {}).get(model_id) if module is not None else None
+    if widget is not None and shell is not None:
+        try:
+            formatted, _ = shell.display_formatter.format(widget, exclude={WIDGET_VIEW})
+        except Exception:  # noqa: BLE001 - keep what was shown first
+            return snapshot
+        snapshot = {k: v for k, v in formatted.items() if k in ("text/plain", "text/html")}
+    return snapshot
 
 
 class _Tee:
@@ -175,6 +214,29 @@ class _ValueHook:
         self._recording.value = value
 
 
+_CELL_EVENTS = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+
+
+@contextlib.contextmanager
+def _cell_events_paused(shell: Any) -> Iterator[None]:
+    """Keep other extensions' cell hooks from firing for the nested run of the body.
+
+    They already fire for the ``%%checkpoint`` cell itself; running the body through
+    ``run_cell`` would fire them a second time. Hooks registered while the body runs
+    (``%load_ext autoreload`` in the cell) are kept.
+    """
+    callbacks = shell.events.callbacks
+    saved = {name: callbacks[name] for name in _CELL_EVENTS if name in callbacks}
+    for name in saved:
+        callbacks[name] = []
+    try:
+        yield
+    finally:
+        for name, previous in saved.items():
+            added = [c for c in callbacks[name] if c not in previous]
+            callbacks[name] = previous + added
+
+
 @contextlib.contextmanager
 def recorded(shell: Any) -> Iterator[Recording]:
     """Record what the shell shows while the block runs, and restore everything after."""
@@ -183,7 +245,7 @@ def recorded(shell: Any) -> Iterator[Recording]:
     publisher = shell.display_pub
     exec_result = shell.displayhook.exec_result  # a nested run_cell resets it
     # Inside the trap, the nested run_cell leaves sys.displayhook alone (it nests).
-    with shell.display_trap:
+    with shell.display_trap, _cell_events_paused(shell):
         hook = sys.displayhook
         sys.stdout = _Tee(streams[0], "stdout", recording)
         sys.stderr = _Tee(streams[1], "stderr", recording)
@@ -213,13 +275,17 @@ def replay(
     last_display: tuple[dict[str, Any], dict[str, Any]] | None,
     label: str,
     quiet: bool,
+    left_out: Iterable[str] = (),
 ) -> None:
-    """Show again what a run showed, in order."""
+    """Show again what a run showed, in order, after a note saying what was left out."""
     from IPython.display import publish_display_data as untyped
 
     publish_display_data: Any = untyped
-    if not quiet:
+    missing = "; ".join(left_out)
+    if not quiet or missing:
         note = f"%%checkpoint: loaded from cache, not run ({label})"
+        if missing:
+            note += f"; {missing}"
         html = f'<small style="color:#777">{_escape(note)}</small>'
         publish_display_data({"text/plain": note, "text/html": html})
     for event in events:

@@ -81,6 +81,7 @@ from ipython_ext.cell.storage import (
     build_entry,
     by_reference,
     restore,
+    watching,
 )
 
 __all__ = [
@@ -147,6 +148,13 @@ class CellCache:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self._caches: dict[tuple[str, int], PickleFileCache] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    def _warn_once(self, label: str, message: str) -> None:
+        """Warn about the cell ``label`` once per session: the same words every run help no one."""
+        if (label, message) not in self._warned:
+            self._warned.add((label, message))
+            _warn(label, message)
 
     def run(self, body: str, options: CellOptions | None = None) -> Any:
         """Replay ``body`` from the cache, or run it and store what it did.
@@ -213,24 +221,26 @@ class CellCache:
         if not isinstance(entry, StoredCell):
             return NOTHING
         try:
-            value = restore(self.shell, entry, plan)
+            value, not_restored = restore(self.shell, entry, plan)
         except RestoreError as exc:
             _warn(plan.label, f"the stored results could not be restored ({exc}); running it.")
             return NOTHING
-        replay(entry.events, entry.last_display, plan.label, options.quiet)
+        if not_restored:
+            self._warn_once(plan.label, f"could not restore {', '.join(not_restored)}.")
+        replay(entry.events, entry.last_display, plan.label, options.quiet, entry.left_out)
         elapsed = time.perf_counter() - start
         self._publish("hit", plan.function, plan.key, elapsed, run_time, plan.cache)
         return value
 
     def _miss(self, plan: Plan, options: CellOptions) -> Any:
         """Run the cell, store what it did (if that is safe) and return its value."""
-        before = dict(self.shell.user_ns)
-        recording, run_time = self._execute(plan.body)
+        with watching(self.shell, plan) as watch:
+            recording, run_time = self._execute(plan.body)
         value = last_value(recording, plan.body)
         kind: EventKind = "rerun" if options.rerun else "miss"
         try:
             self._warn_missing_outputs(plan, options)
-            entry = build_entry(self.shell, plan, options, before, recording, value)
+            entry = build_entry(self.shell, plan, options, watch, recording, value)
             info = EntryInfo(
                 context_id=plan.key,
                 function=plan.function,
@@ -248,7 +258,10 @@ class CellCache:
                     "directory with --dir DIR."
                 ) from exc
         except NotStorable as exc:
-            _warn(plan.label, str(exc))
+            if exc.once:
+                self._warn_once(plan.label, str(exc))
+            else:
+                _warn(plan.label, str(exc))
             kind = "uncached"
         self._publish(kind, plan.function, plan.key, run_time, run_time, plan.cache)
         return None if value is NOTHING else value

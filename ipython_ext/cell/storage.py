@@ -1,40 +1,61 @@
-"""Store what a cell run left behind, and put it back on a hit.
+"""Store what a cell run left behind, and put it back on a hit as a run would leave it.
 
-The record (:class:`StoredCell`) holds the replayable output and a pickle of the output
-variables. Objects that pickle could only store by name, or that are already in the
-namespace, are stored as references instead: the cell's own functions and classes
-(restored by running their definitions again), modules (imported again), and inputs
-the cell did not change (so aliases stay aliases and large inputs are not stored twice).
+A miss is watched (:func:`watching`): before it runs, the objects reachable from the
+namespace are noted with a path each (:mod:`ipython_ext.cell.references`) and the library
+states are read (:mod:`ipython_ext.cell.ambient`); while it runs, its definition statements
+are traced (:mod:`ipython_ext.cell.tracing`). The record (:class:`StoredCell`) then holds
+the replayable output and one pickle (:mod:`ipython_ext.cell.pickling`) of the definition
+statements to run again, the output variables, attributes set on modules, classes and
+functions (:mod:`ipython_ext.cell.shared_state`) and the library states that changed.
+
+A hit imports the modules the cell imported (``import urllib.request`` binds ``urllib``
+with its submodule loaded), runs the definition statements again in cell order, puts the
+variables back (objects that existed before keep their identity and get their new
+contents written in place), sets the attributes and library states again, and deletes
+what the run deleted.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import inspect
-import io
-import pickle
 import re
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from ipython_ext.cell.analysis import Definition, parse_cell
+from ipython_ext.cell import ambient
+from ipython_ext.cell.analysis import parse_cell
+from ipython_ext.cell.pickling import DefinitionCall, Refs, Unpickler, dump
 from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
 from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
+from ipython_ext.cell.references import Existing, Path, resolve, write_state
+from ipython_ext.cell.shared_state import (
+    apply_chains,
+    assigned_chains,
+    module_chains,
+    own_attributes,
+)
+from ipython_ext.cell.tracing import DefinitionTrace, candidate, traced
 
 __all__ = [
     "NotStorable",
     "RestoreError",
     "StoredCell",
+    "Watch",
     "build_entry",
     "by_reference",
     "restore",
+    "watching",
 ]
 
 # Names IPython binds itself: never outputs (``_``, ``_5``, ``_i5``, ``_ii``, ``In``...).
 _IPYTHON_NAME = re.compile(r"_+|_\d+|_i+\d*|_(?:ih|oh|dh|exit_code)|In|Out|get_ipython|exit|quit")
+_CONTAINERS = {list: list, dict: dict, set: set}
 _LAST = "<last value>"  # not a Python name, so it never clashes with a variable
 
 
@@ -42,109 +63,171 @@ _LAST = "<last value>"  # not a Python name, so it never clashes with a variable
 class StoredCell:
     """What one successful run left behind, stored under the cell's key.
 
-    ``variables`` is a pickle (with ``buffers`` out of band) of the output variables and,
-    under a key that is not a name, the last expression's value; it refers to the cell's
-    definitions, to modules and to unchanged inputs by name (see ``_VariablePickler``).
-    ``last_display`` replaces that value when it could not be pickled.
+    ``variables`` is the pickle (with ``buffers`` out of band) described in the module
+    doc; ``references`` are the paths of objects that existed before the run, which it
+    refers to; ``imports`` the modules the cell's import statements imported;
+    ``rebind`` output names whose old object other names pointed to (see
+    :mod:`ipython_ext.cell.references`). ``last_display`` replaces the last value when it
+    could not be pickled; ``left_out`` says what the replay shows only as a snapshot.
+    ``containers`` are variables that are plain lists, dicts or sets: a hit binds each to
+    an empty one while the definitions run again, so decorators that fill a registry
+    find it (the stored value replaces it after).
     """
 
     events: tuple[Event, ...]
     variables: bytes
     buffers: tuple[Any, ...]
     names: tuple[str, ...]
-    definitions: tuple[str, ...]
     deleted: tuple[str, ...]
     last_display: tuple[dict[str, Any], dict[str, Any]] | None
+    references: tuple[Path, ...] = ()
+    imports: tuple[str, ...] = ()
+    rebind: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
+    containers: tuple[tuple[str, str], ...] = ()
 
 
 class NotStorable(Exception):
-    """The run's results cannot be stored faithfully; the message says why and what to do."""
+    """The run's results cannot be stored faithfully; the message says why and what to do.
+
+    With ``once`` the warning is shown once per cell and session (it would say the same
+    thing on every run).
+    """
+
+    def __init__(self, message: str, once: bool = False) -> None:
+        super().__init__(message)
+        self.once = once
 
 
 class RestoreError(Exception):
     """A stored entry could not be put back; the cell runs instead."""
 
 
+@dataclass
+class Watch:
+    """What was noted before and while a miss ran (see :func:`watching`)."""
+
+    before: dict[str, Any]
+    existing: Existing
+    trace: DefinitionTrace
+    ambient: dict[str, Any]
+
+
+@contextlib.contextmanager
+def watching(shell: Any, plan: Plan) -> Iterator[Watch]:
+    """Note the namespace and library states, and trace definitions, while a miss runs."""
+    ns = shell.user_ns
+    before = dict(ns)
+    inputs = [name for name in plan.digests if name in ns]
+    others = [n for n in ns if not _IPYTHON_NAME.fullmatch(n) and not is_ipython_name(shell, n)]
+    existing = Existing.walk(ns, [*inputs, *others])
+    with traced(shell, parse_cell(plan.source)) as trace:
+        yield Watch(before, existing, trace, ambient.snapshot())
+
+
 def build_entry(
     shell: Any,
     plan: Plan,
     options: CellOptions,
-    before: dict[str, Any],
+    watch: Watch,
     recording: Recording,
     value: Any,
 ) -> StoredCell:
     """Build what to store for this run; raise ``NotStorable`` if it would replay wrongly."""
     ns = shell.user_ns
-    outputs = _outputs(shell, plan, options, before)
-    definitions = [d.name for d in plan.analysis.definitions if d.name in outputs]
-    for name in sorted(plan.analysis.modified & outputs):
-        # Modules, classes and functions are restored by reference (or by running
-        # their definition): a change made to them in place would be lost.
-        current = ns[name]
-        if name in definitions or (by_reference(current) and current is before.get(name)):
-            raise NotStorable(
-                f"not cached: the cell changes {_kind(current)} {name!r} in place (e.g. "
-                f"{name}.attr = ...), which a replay cannot reproduce. The cell ran "
-                "normally; make that change in another cell to cache this one."
-            )
-    names = sorted(outputs - set(definitions))
-    payload = {name: ns[name] for name in names}
-    pickler = _Payload(
-        out_of_band=plan.cache.pickle_protocol >= 5,
-        definitions={id(ns[name]): name for name in definitions},
-        inputs={
-            id(ns[name]): name
-            for name in plan.digests
-            if name in ns and name not in outputs and ns[name] is before.get(name)
-        },
-    )
+    before = watch.before
+    tree = parse_cell(plan.source)
+    changed_inputs = _changed_inputs(ns, plan)
+    outputs = _outputs(shell, plan, options, before, changed_inputs)
+    _refuse_widgets(ns, outputs)
+    trace = watch.trace
+    if any(candidate(statement) for statement in tree.body) and not trace.used:
+        raise NotStorable("not cached: its definitions could not be followed while it ran.")
+    made: dict[int, tuple[int, str]] = {}
+    for step in trace.steps:
+        for name, bound in step.bound.items():
+            made.setdefault(id(bound), (step.index, name))
+    _refuse_nested_definitions(ns, outputs, made, watch.existing)
+    attributes = _own_attributes(ns, plan, outputs | changed_inputs, before, made)
+    skip = {name for name, *_ in attributes}
+    chains = module_chains(ns, assigned_chains(tree), skip)
+    states = ambient.changes(watch.ambient, ambient.snapshot())
+    names = sorted(outputs)
+    pure = frozenset(n for n in plan.digests if n in ns and n not in changed_inputs)
+    refs = Refs(watch.existing, made, pure, {id(ns[name]): name for name in names})
+    payload: dict[str, Any] = {
+        "definitions": [DefinitionCall(step.index, step.reads) for step in trace.steps],
+        "variables": {name: ns[name] for name in names},
+        "attributes": [(ns[name], attribute, item) for name, attribute, item in attributes],
+        "chains": chains,
+        "ambient": states,
+    }
     last_display = None
     if value is not NOTHING:
-        payload[_LAST] = value
-    while True:
+        payload["last"] = value
+    out_of_band = plan.cache.pickle_protocol >= 5
+    try:
+        variables, buffers = dump(payload, refs, out_of_band)
+    except Exception as exc:  # name what failed
+        culprit = _culprit(payload, refs)
+        if culprit != _LAST:
+            raise _unpicklable(culprit, payload, exc) from exc
+        # The last value is only shown, never used: keep what it looked like.
+        del payload["last"]
+        refs = Refs(watch.existing, made, pure, refs.tops)
         try:
-            variables, buffers = pickler.dump(payload)
-            break
-        except Exception as exc:  # name the variable that failed
-            name = pickler.culprit(payload)
-            if name != _LAST:
-                raise _unpicklable(name, payload, exc) from exc
-            # The last value is only shown, never used: keep what it looked like.
-            del payload[_LAST]
-            data, metadata = shell.display_formatter.format(value)
-            if WIDGET_VIEW not in data:
-                last_display = (dict(data), dict(metadata))
+            variables, buffers = dump(payload, refs, out_of_band)
+        except Exception as again:
+            raise _unpicklable("", payload, again) from again
+        data, metadata = shell.display_formatter.format(value)
+        last_display = ({k: v for k, v in data.items() if k != WIDGET_VIEW}, dict(metadata))
     deleted = sorted(
         name
         for name in before
         if name not in ns and not _IPYTHON_NAME.fullmatch(name) and name not in options.exclude
     )
+    events, left_out = recording.stored_events(shell)
+    if last_display is not None and WIDGET_VIEW in data:
+        left_out = (*left_out, "its widget value shown as text")
     return StoredCell(
-        events=recording.stored_events(),
+        events=events,
         variables=variables,
         buffers=buffers,
         names=tuple(names),
-        definitions=tuple(definitions),
         deleted=tuple(deleted),
         last_display=last_display,
+        references=tuple(sorted(refs.paths, key=refs.paths.__getitem__)),
+        imports=_imported(tree),
+        rebind=tuple(sorted(refs.rebind)),
+        left_out=left_out,
+        containers=tuple(
+            (name, type(ns[name]).__name__) for name in names if type(ns[name]) in _CONTAINERS
+        ),
     )
 
 
-def _outputs(shell: Any, plan: Plan, options: CellOptions, before: dict[str, Any]) -> set[str]:
-    """Return the names to store: bound for sure, rebound, or changed in place."""
-    ns = shell.user_ns
-    changed = {name for name, value in ns.items() if before.get(name, NOTHING) is not value}
+def _changed_inputs(ns: dict[str, Any], plan: Plan) -> set[str]:
+    """Return the inputs whose value the run changed (rebound or changed in place)."""
+    changed: set[str] = set()
     for name, digest in plan.digests.items():
-        # An input changed in place (``results.append(x)``, ``model.fit(X)``).
-        if digest == ABSENT or name not in ns or name in changed:
+        if digest == ABSENT or name not in ns:
             continue
         try:
             if digest_of(ns[name]) != digest:
                 changed.add(name)
         except Exception:  # noqa: BLE001 - it hashed before: treat as changed
             changed.add(name)
+    return changed
+
+
+def _outputs(
+    shell: Any, plan: Plan, options: CellOptions, before: dict[str, Any], changed_inputs: set[str]
+) -> set[str]:
+    """Return the names to store: bound for sure, rebound, or changed in place."""
+    ns = shell.user_ns
+    changed = {name for name, value in ns.items() if before.get(name, NOTHING) is not value}
     analysis = plan.analysis
-    wanted = analysis.definite | changed | analysis.modified | set(options.outputs)
+    wanted = analysis.definite | changed | changed_inputs | analysis.modified | set(options.outputs)
     return {
         name
         for name in wanted - set(options.exclude)
@@ -152,56 +235,154 @@ def _outputs(shell: Any, plan: Plan, options: CellOptions, before: dict[str, Any
     }
 
 
-def restore(shell: Any, entry: StoredCell, plan: Plan) -> Any:
-    """Put the stored variables back and run the cell's definitions again."""
+def _own_attributes(
+    ns: dict[str, Any],
+    plan: Plan,
+    candidates: set[str],
+    before: dict[str, Any],
+    made: dict[int, tuple[int, str]],
+) -> list[tuple[str, str, Any]]:
+    """Attributes of the user's classes and functions that the run changed, to set again."""
+    found: list[tuple[str, str, Any]] = []
+    for name in sorted(candidates):
+        value = ns.get(name)
+        if not _users(value):
+            continue
+        existed = value is before.get(name)
+        if existed or (id(value) in made and name in plan.analysis.modified):
+            attributes = own_attributes(value).items()
+            found.extend((name, attribute, item) for attribute, item in attributes)
+    return found
+
+
+def _users(value: object) -> bool:
+    """Tell whether ``value`` is a class or function defined in the notebook."""
+    if not (isinstance(value, type) or inspect.isfunction(value)):
+        return False
+    return getattr(value, "__module__", None) == "__main__"
+
+
+def _refuse_widgets(ns: dict[str, Any], outputs: set[str]) -> None:
+    """Refuse a cell that binds a live widget: a replay could only show a dead copy."""
+    for name in sorted(outputs):
+        if any(cls.__module__.startswith("ipywidgets.") for cls in type(ns[name]).__mro__):
+            raise NotStorable(
+                f"not cached: {name!r} is a live widget, so the cell runs each time. To "
+                "cache the slow part, move it to another cell.",
+                once=True,
+            )
+
+
+def _refuse_nested_definitions(
+    ns: dict[str, Any], outputs: set[str], made: dict[int, tuple[int, str]], existing: Existing
+) -> None:
+    """Refuse functions or classes defined inside a block: no statement re-creates them."""
+    for name in sorted(outputs):
+        value = ns[name]
+        if _users(value) and id(value) not in made and existing.path(value) is None:
+            raise NotStorable(
+                f"not cached: {_kind(value)} {name!r} is defined inside a block (if, for, "
+                "with...), which a replay cannot re-create. Define it at the top of the cell."
+            )
+
+
+def _imported(tree: ast.Module) -> tuple[str, ...]:
+    """Return the modules the cell's own import statements imported, in order."""
+    found: list[str] = []
+    stack: list[ast.AST] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        found.extend(n for n in names if n in sys.modules and n not in found)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return tuple(found)
+
+
+def restore(shell: Any, entry: StoredCell, plan: Plan) -> tuple[Any, list[str]]:
+    """Put back what the run left; return the last value and the states not restored."""
     ns = shell.user_ns
-    by_name = {d.name: d for d in plan.analysis.definitions}
-    if any(name not in by_name for name in entry.definitions):
-        raise RestoreError("the entry does not match the cell's definitions")
-    stored = set(entry.names)
-    wanted = sorted((by_name[name] for name in entry.definitions), key=lambda d: d.index)
-    # Definitions that read stored variables (a default, a decorator) run after them.
-    first = [d for d in wanted if not d.needs & stored]
-    later = [d for d in wanted if d.needs & stored]
-    done: set[str] = set()
     tree = parse_cell(plan.source)
     # Register the cell text as IPython does, so tracebacks and inspect find it.
     filename = shell.compile.cache(plan.source, shell.execution_count, raw_code=plan.body)
 
-    def define(definition: Definition) -> None:
-        module = ast.Module(body=[tree.body[definition.index]], type_ignores=[])
+    def run_definition(index: int, reads: dict[str, Any]) -> dict[str, Any]:
+        statement = tree.body[index]
+        module = ast.Module(body=[statement], type_ignores=[])
         code = compile(module, filename, "exec", shell.compile.flags, dont_inherit=True)
+        ns.update(reads)  # what the statement saw when it ran
         exec(code, shell.user_global_ns, ns)
-        done.add(definition.name)
+        return {name: ns[name] for name in _bound(statement) if name in ns}
 
-    def resolve(kind: str, name: str) -> Any:
-        if kind == "_definition" and name not in done:
-            raise RestoreError(f"{name!r} is needed before it can be defined")
-        if name not in ns:
-            raise RestoreError(f"input {name!r} is gone")
-        return ns[name]
-
+    makers = {kind.__name__: kind for kind in _CONTAINERS}
     try:
-        for definition in first:
-            define(definition)
-        values = _VariableUnpickler(entry.variables, entry.buffers, resolve).load()
-        value = values.pop(_LAST, None)
-        ns.update(values)
-        for definition in later:
-            define(definition)
+        for module in entry.imports:
+            importlib.import_module(module)
+        for name, kind in entry.containers:
+            if name not in ns:
+                ns[name] = makers[kind]()
+        existing = [resolve(ns, path) for path in entry.references]
+        old = {name: ns[name] for name in entry.rebind if name in ns}
+        unpickler = Unpickler(entry.variables, entry.buffers, run_definition, existing)
+        payload = unpickler.load()
     except Exception as exc:
         raise RestoreError(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        for target, state in unpickler.writes:
+            write_state(target, state)
+        ns.update(payload["variables"])
+        for target, attribute, item in payload["attributes"]:
+            setattr(target, attribute, item)
+        apply_chains(payload["chains"])
+    except Exception as exc:
+        raise RestoreError(f"{type(exc).__name__}: {exc}") from exc
+    not_restored = ambient.write_changes(payload["ambient"])
+    for name, previous in old.items():
+        # Other names pointed to the object the run changed: point them to its new value.
+        for other, item in list(ns.items()):
+            if item is previous and other != name:
+                ns[other] = ns[name]
     for name in entry.deleted:
         ns.pop(name, None)
-    return value
+    return payload.get("last"), not_restored
+
+
+def _bound(statement: ast.stmt) -> list[str]:
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [statement.name]
+    if isinstance(statement, ast.Assign):
+        return [t.id for t in statement.targets if isinstance(t, ast.Name)]
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return [statement.target.id]
+    return []
+
+
+def _culprit(payload: dict[str, Any], refs: Refs) -> str:
+    """Return the variable (or ``_LAST``) that cannot be pickled, else ``""``."""
+    parts: dict[str, Any] = {**payload["variables"]}
+    if "last" in payload:
+        parts[_LAST] = payload["last"]
+    for name, item in parts.items():
+        try:
+            dump(item, Refs(refs.existing, refs.made, refs.pure, {}), out_of_band=False)
+        except Exception:  # noqa: BLE001 - this is the one
+            return str(name)
+    return ""
 
 
 def _unpicklable(name: str, payload: dict[str, Any], cause: Exception) -> NotStorable:
     """Say which variable cannot be pickled and how to cache the cell anyway."""
     if not name:
-        return NotStorable(f"not cached: the variables cannot be pickled together ({cause}).")
+        return NotStorable(f"not cached: what it changed cannot be pickled ({cause}).")
+    value = payload["variables"][name]
     return NotStorable(
-        f"not cached: variable {name!r} ({_kind(payload[name])}) cannot be pickled. The cell "
+        f"not cached: variable {name!r} ({_kind(value)}) cannot be pickled. The cell "
         f"ran normally; to cache it, leave {name!r} out with -x {name} (it is then not "
         f"restored on a hit) or `del {name}` at the end of the cell."
     )
@@ -214,86 +395,3 @@ def by_reference(value: object) -> bool:
 
 def _kind(value: object) -> str:
     return type(value).__name__
-
-
-# --------------------------------------------------------------------------- pickling
-
-
-def _definition(name: str) -> Any:
-    """Stand for a definition of the cell in a pickle; only ``_VariableUnpickler`` reads it."""
-    raise RuntimeError(f"{name!r} is restored by %%checkpoint only")
-
-
-def _input(name: str) -> Any:
-    """Stand for an unchanged input in a pickle; only ``_VariableUnpickler`` reads it."""
-    raise RuntimeError(f"{name!r} is restored by %%checkpoint only")
-
-
-class _VariablePickler(pickle.Pickler):
-    """Pickle output variables, referring to some objects by name instead of by value.
-
-    The cell's own functions and classes become references to their definition (run
-    again on a hit); modules become imports; objects that are unchanged inputs become
-    references to the input (on a hit the input has the same value, so aliases such as
-    ``y = df`` stay aliases and large inputs are not stored twice).
-    """
-
-    def __init__(
-        self,
-        file: io.BytesIO,
-        buffer_callback: Callable[[pickle.PickleBuffer], Any] | None,
-        definitions: dict[int, str],
-        inputs: dict[int, str],
-    ) -> None:
-        super().__init__(file, protocol=5, buffer_callback=buffer_callback)
-        self._definitions = definitions
-        self._inputs = inputs
-
-    def reducer_override(self, obj: Any) -> Any:
-        key = id(obj)
-        if key in self._definitions:
-            return _definition, (self._definitions[key],)
-        if key in self._inputs:
-            return _input, (self._inputs[key],)
-        if isinstance(obj, ModuleType):
-            return importlib.import_module, (obj.__name__,)
-        return NotImplemented
-
-
-class _VariableUnpickler(pickle.Unpickler):
-    """Read what ``_VariablePickler`` wrote, resolving references from the namespace."""
-
-    def __init__(self, data: bytes, buffers: Iterable[Any], resolve: Callable[[str, str], Any]):
-        super().__init__(io.BytesIO(data), buffers=buffers)
-        self._resolve = resolve
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == __name__ and name in ("_definition", "_input"):
-            return lambda target: self._resolve(name, target)
-        return super().find_class(module, name)
-
-
-@dataclass(frozen=True)
-class _Payload:
-    """How one run's variables are pickled (see ``_VariablePickler``)."""
-
-    out_of_band: bool
-    definitions: dict[int, str]
-    inputs: dict[int, str]
-
-    def dump(self, payload: dict[str, Any]) -> tuple[bytes, tuple[Any, ...]]:
-        """Return the pickle stream of ``payload`` and its out-of-band buffers."""
-        stream = io.BytesIO()
-        buffers: list[pickle.PickleBuffer] = []
-        callback = buffers.append if self.out_of_band else None
-        _VariablePickler(stream, callback, self.definitions, self.inputs).dump(payload)
-        return stream.getvalue(), tuple(buffers)
-
-    def culprit(self, payload: dict[str, Any]) -> str:
-        """Return the first name in ``payload`` whose value cannot be pickled, else ``""``."""
-        for name, value in payload.items():
-            try:
-                self.dump({name: value})
-            except Exception:  # noqa: BLE001 - this is the one
-                return name
-        return ""
