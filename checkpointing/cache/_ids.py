@@ -20,7 +20,7 @@ from typing import Any
 
 import xxhash
 
-__all__ = ["IdCodec", "decode_id", "encode_id"]
+__all__ = ["IdCodec", "codec_of", "decode_id", "encode_id"]
 
 # The look-ahead keeps strings shaped like hashed keys from being used as keys themselves.
 _SAFE_NAME = re.compile(r"(?!id-[0-9a-f]{32}\Z)[0-9a-z_][0-9a-z_.\-]{0,199}")
@@ -49,6 +49,23 @@ class IdCodec:
         self.digest: bytes = hasher.digest()
         if self.key is None:
             self.key = "id-" + hasher.hexdigest()
+
+
+# Hits look the same string ids up again and again: remember their keys and digests.
+_STRING_IDS: dict[str, IdCodec] = {}
+_STRING_IDS_MAX = 4096
+
+
+def codec_of(context_id: Any) -> IdCodec:
+    """Return the ``IdCodec`` of ``context_id``, remembered for string ids."""
+    if type(context_id) is str:
+        found = _STRING_IDS.get(context_id)
+        if found is None:
+            if len(_STRING_IDS) >= _STRING_IDS_MAX:
+                _STRING_IDS.clear()
+            found = _STRING_IDS[context_id] = IdCodec(context_id)
+        return found
+    return IdCodec(context_id)
 
 
 def encode_id(value: Any) -> Any:

@@ -170,41 +170,66 @@ def encode(
 class _Head:
     """The parsed, digest-checked head of an entry and the bytes read so far."""
 
+    __slots__ = (
+        "created",
+        "data",
+        "flags",
+        "id_digest",
+        "lengths",
+        "mac_len",
+        "mac_start",
+        "meta_start",
+        "payload_digest",
+        "pickle_end",
+        "pickle_start",
+        "run_time",
+        "size",
+    )
+
     def __init__(self, reader: EntryReader) -> None:
         self.size = size = reader.size()
         first = bytearray(min(size, FIRST_READ))
         reader.read_into(memoryview(first), 0)
-        if first[:4] != MAGIC:
-            raise ForeignEntry(f"not a checkpointing entry (starts with {bytes(first[:4])!r})")
-        if len(first) < 6:
-            raise DamagedEntry(f"entry is {size} bytes, shorter than its header")
-        (version,) = struct.unpack_from("<H", first, 4)
+        if len(first) < HEADER.size:
+            self._refuse_short(first, size)
+        (magic, version, flags, created, run_time, meta_len, pickle_len, n_buffers, mac_len,
+         id_digest, payload_digest, head_digest) = HEADER.unpack_from(first)  # fmt: skip
+        if magic != MAGIC:
+            raise ForeignEntry(f"not a checkpointing entry (starts with {magic!r})")
         if version != FORMAT_VERSION:
             raise OldEntry(f"entry of format version {version}, not {FORMAT_VERSION}")
-        if len(first) < HEADER.size:
-            raise DamagedEntry(f"entry is {size} bytes, shorter than its header")
-        (_, _, flags, created, run_time, meta_len, pickle_len, n_buffers, mac_len, id_digest,
-         payload_digest, head_digest) = HEADER.unpack_from(first)  # fmt: skip
-        meta_start = HEADER.size + 8 * n_buffers
-        self.mac_start = meta_start + meta_len
-        self.pickle_start = self.mac_start + mac_len
-        if self.pickle_start > size:
+        self.meta_start = meta_start = HEADER.size + 8 * n_buffers
+        self.mac_start = mac_start = meta_start + meta_len
+        self.pickle_start = pickle_start = mac_start + mac_len
+        if pickle_start > size:
             raise DamagedEntry(f"entry is {size} bytes, its header says more (truncated?)")
-        data = self._extend(first, reader, self.pickle_start)
-        digest = xxhash.xxh3_64(memoryview(data)[:_UNDIGESTED])
-        digest.update(memoryview(data)[HEADER.size : self.mac_start])
+        data = self._extend(first, reader, pickle_start)
+        view = memoryview(data)
+        digest = xxhash.xxh3_64(view[:_UNDIGESTED])
+        digest.update(view[HEADER.size : mac_start])
         if digest.intdigest() != head_digest:
             raise DamagedEntry("header or metadata damaged (head digest does not match)")
-        self.lengths: list[int] = list(struct.unpack_from(f"<{n_buffers}Q", data, HEADER.size))
-        self.pickle_end = end = self.pickle_start + pickle_len
-        for length in self.lengths:
-            end = _aligned(end) + length
+        self.pickle_end = end = pickle_start + pickle_len
+        if n_buffers:
+            self.lengths = list(struct.unpack_from(f"<{n_buffers}Q", data, HEADER.size))
+            for length in self.lengths:
+                end = _aligned(end) + length
+        else:
+            self.lengths = []
         if end != size:
             raise DamagedEntry(f"entry is {size} bytes, its header says {end} (truncated?)")
         self.data = data
-        self.flags, self.created, self.run_time = flags, created, run_time
-        self.meta_start, self.mac_len = meta_start, mac_len
+        self.flags, self.created, self.run_time, self.mac_len = flags, created, run_time, mac_len
         self.id_digest, self.payload_digest = id_digest, payload_digest
+
+    @staticmethod
+    def _refuse_short(first: bytearray, size: int) -> None:
+        """Raise the right error for an entry shorter than the fixed header."""
+        if first[:4] != MAGIC:
+            raise ForeignEntry(f"not a checkpointing entry (starts with {bytes(first[:4])!r})")
+        if len(first) >= 6 and struct.unpack_from("<H", first, 4)[0] != FORMAT_VERSION:
+            raise OldEntry(f"entry of format version {struct.unpack_from('<H', first, 4)[0]}")
+        raise DamagedEntry(f"entry is {size} bytes, shorter than its header")
 
     @staticmethod
     def _extend(data: bytearray, reader: EntryReader, size: int) -> bytearray:

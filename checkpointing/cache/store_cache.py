@@ -24,7 +24,7 @@ from typing import Any
 
 from checkpointing._version import __version__
 from checkpointing.cache import codec
-from checkpointing.cache._ids import IdCodec, decode_id, encode_id
+from checkpointing.cache._ids import codec_of, decode_id, encode_id
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.config import defaults
 from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning, StorageError
@@ -153,7 +153,7 @@ class StoreCache(CacheBase):
         extra: Mapping[str, Any],
     ) -> None:
         """Encode the entry and hand its parts to the store."""
-        ids = IdCodec(context_id)
+        ids = codec_of(context_id)
         meta = {
             "context_id": context_id if type(context_id) is str else repr(context_id),
             "id": encode_id(context_id),
@@ -190,7 +190,7 @@ class StoreCache(CacheBase):
 
     def _read(self, context_id: Any) -> tuple[Any, int, float]:
         """Load and check an entry; warn once and miss if it cannot be served."""
-        ids = IdCodec(context_id)
+        ids = codec_of(context_id)
         key = ids.key
         assert key is not None
         try:
@@ -291,7 +291,7 @@ class StoreCache(CacheBase):
 
     def delete(self, context_id: Any) -> bool:
         """Remove the entry of ``context_id``; return whether there was one."""
-        key = IdCodec(context_id).key
+        key = codec_of(context_id).key
         assert key is not None
         return self.store.delete(key)
 

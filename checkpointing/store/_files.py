@@ -13,7 +13,6 @@ once; one from another machine (a shared directory) can only be judged by age.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import stat
 import time
@@ -66,25 +65,27 @@ def _owner() -> str:
 _OWNER = _owner()
 
 
-def open_regular(path: str) -> int:
-    """Open ``path`` for reading without following links or blocking; regular files only."""
+def open_regular(path: str) -> tuple[int, int]:
+    """Open ``path`` for reading without following links or blocking; return fd and size.
+
+    Only regular files are accepted (``NotRegularFile`` otherwise). ``O_NONBLOCK`` has no
+    effect on reads of regular files, so the descriptor is left as it is.
+    """
     fd = os.open(path, _READ_FLAGS)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise NotRegularFile(f"{path!r} is not a regular file")
-        if _O_NONBLOCK:
-            os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, info.st_size
 
 
 def has_magic(path: str, magic: bytes) -> bool:
     """Tell whether ``path`` is a regular file starting with ``magic`` (never blocks)."""
     try:
-        fd = open_regular(path)
+        fd, _ = open_regular(path)
     except OSError:
         return False
     try:
@@ -98,10 +99,9 @@ def has_magic(path: str, magic: bytes) -> bool:
 class FileReader(_ReaderBase):
     """Read an open entry file by offset; the open descriptor pins this version of it."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, size: int) -> None:
         self._fd = fd
-        self._size = os.fstat(fd).st_size
-        self._file = io.FileIO(fd, closefd=True)
+        self._size = size
 
     def size(self) -> int:
         """Return the file's size when it was opened."""
@@ -109,18 +109,37 @@ class FileReader(_ReaderBase):
 
     def read_into(self, view: memoryview, offset: int) -> None:
         """Fill ``view`` from ``offset``; raise ``EOFError`` if the file ends first."""
-        target = view.cast("B") if view.format != "B" or view.ndim != 1 else view
-        self._file.seek(offset)
+        target = view if view.format == "B" and view.ndim == 1 else view.cast("B")
         filled, total = 0, len(target)
         while filled < total:
-            n = self._file.readinto(target[filled : filled + _MAX_IO])
+            n = _pread_into(self._fd, target[filled : filled + _MAX_IO], offset + filled)
             if not n:
                 raise EOFError(f"entry file ended at byte {offset + filled} of {offset + total}")
             filled += n
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Read into ``view`` from ``offset`` without moving the file position; return the count."""
+    if _HAS_PREADV:
+        return os.preadv(fd, [view], offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.readv(fd, [view]) if hasattr(os, "readv") else _read_fallback(fd, view)
+
+
+def _read_fallback(fd: int, view: memoryview) -> int:
+    """Read into ``view`` where ``readv`` is missing (Windows)."""
+    data = os.read(fd, len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+_HAS_PREADV = hasattr(os, "preadv")
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

@@ -38,8 +38,8 @@ class UsageLog:
 
     def __init__(self, directory: str) -> None:
         self.directory = os.path.join(directory, USAGE_DIR)
-        self._pending: dict[str, list[float]] = {}  # key -> [hits, last used]
-        self._flushed = 0.0
+        self._pending: dict[str, list[float]] = {}  # key -> [hits, last use (monotonic)]
+        self._flushed = -_FLUSH_INTERVAL - 1.0  # the first hit is written at once
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -57,15 +57,15 @@ class UsageLog:
 
     def touch(self, key: str) -> None:
         """Count one use of ``key`` now; write the counts out if a second has passed."""
-        now = time.time()
-        with self._lock:
-            slot = self._pending.get(key)
-            if slot is None:
-                self._pending[key] = [1, now]
-            else:
-                slot[0] += 1
-                slot[1] = now
-        if time.monotonic() - self._flushed > _FLUSH_INTERVAL:
+        # No lock: a hit lost to a race between threads only makes a hint slightly low.
+        now = time.monotonic()
+        slot = self._pending.get(key)
+        if slot is None:
+            self._pending[key] = [1, now]
+        else:
+            slot[0] += 1
+            slot[1] = now
+        if now - self._flushed > _FLUSH_INTERVAL:
             self.flush()
 
     def flush(self) -> None:
@@ -73,7 +73,10 @@ class UsageLog:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._flushed = time.monotonic()
-        for key, (hits, last) in pending.items():
+        # Pending times are monotonic (cheap to read on a hit); convert them to wall time.
+        offset = time.time() - self._flushed
+        for key, (hits, when) in pending.items():
+            last = when + offset
             path = os.path.join(self.directory, key)
             with contextlib.suppress(OSError):
                 try:

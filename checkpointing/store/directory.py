@@ -186,7 +186,7 @@ class DirectoryStore(Store):
             return None
         path = self.path(key)
         try:
-            fd = open_regular(path)
+            fd, size = open_regular(path)
         except FileNotFoundError:
             return None
         except NotRegularFile as exc:
@@ -197,7 +197,7 @@ class DirectoryStore(Store):
             if not os.access(self.directory, os.R_OK | os.X_OK):
                 return None  # the whole directory is unreadable: put() will say why
             raise StorageError(f"cannot read cache entry {path!r}: {exc}") from exc
-        return FileReader(fd)
+        return FileReader(fd, size)
 
     def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
         """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
