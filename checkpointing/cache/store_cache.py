@@ -217,7 +217,7 @@ class StoreCache(CacheBase):
 
     def check_entry(self, context_id: Any) -> str | None:
         """Read and check one entry completely, without counting a use; return the problem."""
-        ids = IdCodec(context_id)
+        ids = codec_of(context_id)
         key = ids.key
         assert key is not None
         try:
