@@ -1,59 +1,138 @@
-"""Global defaults, read when a decorator or cache is created without explicit settings."""
+"""Settings: one table of setting -> (default, validator), checked when a value is set.
+
+``defaults`` is a mapping of the known settings. Assigning a value runs that setting's
+validator, so a bad value fails at the assignment with a message naming the setting,
+not later in the middle of a call. Code that takes the same value as an argument
+(``checkpoint(on_error=...)``, ``%%checkpoint --on-error``) checks it with
+:func:`validate`, the same rule. To add a setting, add one row to ``_TABLE``.
+
+Validators import what they need when they run, so importing this module stays cheap.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import os
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-__all__ = ["ON_ERROR_CHOICES", "Defaults", "defaults", "validate_on_error"]
+__all__ = ["ON_ERROR_CHOICES", "Defaults", "defaults", "validate", "validate_on_error"]
 
 ON_ERROR_CHOICES = ("raise", "warn", "ignore")
-_LIMIT_KEYS = ("cache.max_size", "cache.max_age", "cache.keep_expensive")
 
-_INITIAL: dict[str, Any] = {
-    "cache.filesystem.directory": ".checkpointing",
-    "cache.pickle_protocol": 5,
-    "cache.secret": None,
-    "hash.algorithm": "xxh3_128",
-    "hash.pickle_protocol": 5,
-    "checkpoint.on_error": "warn",
-    # Limits of caches that have none of their own (see checkpointing.limits).
-    "cache.max_size": None,
-    "cache.max_age": None,
-    "cache.keep_expensive": False,
-}
+Validator = Callable[[str, Any], Any]
 
 
-def validate_on_error(value: object) -> str:
-    """Return ``value`` if it is a known ``on_error`` policy, else raise ``ValueError``."""
+def _on_error(name: str, value: Any) -> str:
     if value not in ON_ERROR_CHOICES:
         choices = ", ".join(repr(c) for c in ON_ERROR_CHOICES)
-        raise ValueError(f"on_error must be one of {choices}, got {value!r}")
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return str(value)
 
 
+def _directory(name: str, value: Any) -> str | os.PathLike[str]:
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise TypeError(f"{name} must be a non-empty path (str or os.PathLike), got {value!r}")
+    return value
+
+
+def _pickle_protocol(minimum: int) -> Validator:
+    """Return the validator of a pickle protocol setting, lowest usable value ``minimum``."""
+
+    def check(name: str, value: Any) -> int:
+        import pickle
+
+        top = pickle.HIGHEST_PROTOCOL
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= top:
+            raise ValueError(f"{name} must be an int from {minimum} to {top}, got {value!r}")
+        return value
+
+    return check
+
+
+def _hash_algorithm(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a hash algorithm name (str), got {value!r}")
+    from checkpointing._hashing import hasher_factory
+
+    try:
+        hasher_factory(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return value
+
+
+def _secret(name: str, value: Any) -> str | bytes | None:
+    if value is not None and not isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be str, bytes or None, got {type(value).__name__}")
+    return value
+
+
+def _limit(field: str) -> Validator:
+    """Return the validator of one cache limit setting (``max_size``, ``max_age``...)."""
+
+    def check(name: str, value: Any) -> Any:
+        from checkpointing.limits import CacheLimits
+
+        try:
+            CacheLimits.create(**{field: value})  # refuse "5 parsecs" now, not at a store
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+        return value
+
+    return check
+
+
+def _cache_backend(name: str, value: Any) -> str:
+    from checkpointing.backend import check_backend_spec
+
+    return check_backend_spec(name, value)
+
+
+# setting -> (default, validator). The only list of settings.
+_TABLE: dict[str, tuple[Any, Validator]] = {
+    "cache.backend": ("file", _cache_backend),
+    "cache.filesystem.directory": (".checkpointing", _directory),
+    # Limits of caches that have none of their own (see checkpointing.limits).
+    "cache.keep_expensive": (False, _limit("keep_expensive")),
+    "cache.max_age": (None, _limit("max_age")),
+    "cache.max_size": (None, _limit("max_size")),
+    "cache.pickle_protocol": (5, _pickle_protocol(0)),
+    # The key that signs entries (see checkpointing.cache.store_cache).
+    "cache.secret": (None, _secret),
+    "checkpoint.on_error": ("warn", _on_error),
+    "hash.algorithm": ("xxh3_128", _hash_algorithm),
+    "hash.pickle_protocol": (5, _pickle_protocol(2)),  # the key pickler needs 2+
+}
+
+
+def validate(setting: str, value: Any, name: str | None = None) -> Any:
+    """Return ``value`` checked by ``setting``'s rule; errors name ``name`` (or the setting)."""
+    try:
+        validator = _TABLE[setting][1]
+    except KeyError:
+        known = ", ".join(sorted(_TABLE))
+        raise KeyError(
+            f"unknown checkpointing setting {setting!r}; known settings: {known}"
+        ) from None
+    return validator(name or setting, value)
+
+
+def validate_on_error(value: object, name: str = "on_error") -> str:
+    """Return ``value`` if it is a known ``on_error`` policy, else raise ``ValueError``."""
+    return _on_error(name, value)
+
+
 class Defaults(MutableMapping[str, Any]):
-    """A dict of known settings; unknown keys are refused so typos fail loudly."""
+    """A dict of known settings; unknown keys and bad values are refused when set."""
 
     def __init__(self) -> None:
-        self._values = dict(_INITIAL)
+        self._values = {setting: default for setting, (default, _) in _TABLE.items()}
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if key not in _INITIAL:
-            known = ", ".join(sorted(_INITIAL))
-            raise KeyError(f"unknown checkpointing setting {key!r}; known settings: {known}")
-        if key == "checkpoint.on_error":
-            validate_on_error(value)
-        if key in _LIMIT_KEYS:
-            from checkpointing.limits import CacheLimits
-
-            limits = {k.removeprefix("cache."): self._values[k] for k in _LIMIT_KEYS}
-            limits[key.removeprefix("cache.")] = value
-            CacheLimits.create(**limits)  # refuse "5 parsecs" now rather than at a store
-        self._values[key] = value
+        self._values[key] = validate(key, value)
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("checkpointing settings cannot be deleted; use reset() to restore them")
@@ -69,7 +148,7 @@ class Defaults(MutableMapping[str, Any]):
 
     def reset(self) -> None:
         """Restore every setting to its initial value."""
-        self._values = dict(_INITIAL)
+        self._values = {setting: default for setting, (default, _) in _TABLE.items()}
 
 
 defaults = Defaults()

@@ -1,11 +1,15 @@
-"""What an identifier is told about one call of a checkpointed function."""
+"""What an identifier is told about one call of a checkpointed function.
+
+The code analysis is imported when first needed, so importing this module is cheap.
+"""
 
 from __future__ import annotations
 
 from types import FunctionType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checkpointing._profile import UNBOUND, CodeProfile, lookup_name, profile_of
+if TYPE_CHECKING:
+    from checkpointing._profile import CodeProfile
 
 __all__ = ["FuncCallContext"]
 
@@ -33,6 +37,8 @@ class FuncCallContext:
     def profile(self) -> CodeProfile:
         """The static analysis of the function's code (computed once per code object)."""
         if self._profile is None:
+            from checkpointing._profile import profile_of
+
             self._profile = profile_of(self.function)
         return self._profile
 
@@ -72,6 +78,8 @@ class FuncCallContext:
         Closure variables first, then the function's globals, then builtins. Raises
         ``NameError`` if ``name`` has no value there.
         """
+        from checkpointing._profile import UNBOUND, lookup_name
+
         value = lookup_name(self.function, name)
         if value is UNBOUND:
             raise NameError(f"name {name!r} has no value for {self.full_name}")

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import weakref
 from collections.abc import Callable
-from types import CodeType, FunctionType
-from typing import Any
+from types import FunctionType
+from typing import TYPE_CHECKING, Any
 
-from checkpointing._hashing import WRAPPED_ATTRIBUTE
-from checkpointing._profile import profile_of
-from checkpointing._source import register_source_finder
 from checkpointing.exceptions import CheckpointingWarning
+from checkpointing.hooks import identified_source, register_source_finder, unwrap
 from ipython_ext.history_source import HistorySource
+
+if TYPE_CHECKING:
+    from ipython_ext.shell import ShellLike
 
 __all__ = ["HistorySource", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -26,13 +28,14 @@ __all__ = ["HistorySource", "load_ipython_extension", "unload_ipython_extension"
 class _Extension:
     """Everything one load registered in one shell, so that unloading takes it all back."""
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: ShellLike) -> None:
         from ipython_ext.magics import CheckpointMagics  # imports IPython: only when loaded
         from ipython_ext.panel import start_session_recording
 
         self.shell = shell
         self.source = HistorySource(shell)
-        self._checked: dict[int, CodeType] = {}  # code objects already checked for source
+        # Functions already checked for source; weak, so checking pins nothing.
+        self._checked: weakref.WeakSet[FunctionType] = weakref.WeakSet()
         # The magics first: if they fail, nothing global has been registered yet.
         self.magics = CheckpointMagics(shell=shell)
         shell.register_magics(self.magics)
@@ -64,13 +67,11 @@ class _Extension:
         (through ``__dict__``), so no user object's ``__getattr__`` ever runs.
         """
         for value in list(self.shell.user_ns.values()):
-            if not isinstance(value, FunctionType):
+            inner = unwrap(value)
+            if inner is None or inner in self._checked:
                 continue
-            inner = value.__dict__.get(WRAPPED_ATTRIBUTE)
-            if not isinstance(inner, FunctionType) or id(inner.__code__) in self._checked:
-                continue
-            self._checked[id(inner.__code__)] = inner.__code__
-            if profile_of(inner).source is None:
+            self._checked.add(inner)
+            if identified_source(inner) is None:
                 warnings.warn(
                     f"checkpoint: the source of {inner.__qualname__} cannot be recovered "
                     "(defined through exec or a construct whose text the history lacks); "
@@ -105,14 +106,14 @@ class _Extension:
 _loaded: dict[int, _Extension] = {}
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: ShellLike) -> None:
     """Register the source finder, hooks and magics; loading again changes nothing."""
     if id(ipython) in _loaded:
         return  # the entry keeps the shell alive, so its id cannot have been reused
     _loaded[id(ipython)] = _Extension(ipython)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: ShellLike) -> None:
     """Remove what :func:`load_ipython_extension` registered (nothing if not loaded)."""
     extension = _loaded.pop(id(ipython), None)
     if extension is not None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType, FunctionType
 from typing import Any, TypeGuard
 
-from checkpointing._verify import find_definition, source_matches_code
+from checkpointing.hooks import find_definition, source_matches_code
 
 __all__ = ["HistorySource"]
 

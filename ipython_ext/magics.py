@@ -22,6 +22,7 @@ from IPython.core.magic import (
     output_can_be_silenced,
 )
 
+from checkpointing.config import ON_ERROR_CHOICES
 from ipython_ext.cell import CellCache, CellOptions, CellUsageError
 
 __all__ = ["CheckpointMagics", "split_line_options"]
@@ -108,6 +109,8 @@ class CheckpointMagics(Magics):
     def cells(self) -> CellCache:
         """The cell cache of this shell, created on first use."""
         if self._cells is None:
+            if self.shell is None:
+                raise UsageError("%%checkpoint needs a running IPython shell")
             self._cells = CellCache(self.shell)
         return self._cells
 
@@ -118,6 +121,13 @@ class CheckpointMagics(Magics):
     @_argument("-o", "--outputs", metavar="X,Y", help="extra names to store and restore")
     @_argument("-x", "--exclude", metavar="A,B", help="names neither hashed nor stored")
     @_argument("-d", "--dir", help="cache directory (default: .checkpointing in the cwd)")
+    @_argument("-c", "--cache", metavar="NAME", help="a variable holding the cache to use")
+    @_argument(
+        "-e",
+        "--on-error",
+        choices=ON_ERROR_CHOICES,
+        help="when caching fails: warn (default), raise or ignore",
+    )
     @_argument("-q", "--quiet", action="store_true", help="no 'loaded from cache' note")
     @no_var_expand
     @output_can_be_silenced
@@ -129,6 +139,8 @@ class CheckpointMagics(Magics):
         it shows; ``%checkpoint x = slow(y)`` does the same for one statement. Inputs
         (names the cell reads) and outputs (names it sets or changes) are found
         automatically; add more with ``-i``/``-o``, leave some out with ``-x``.
+        ``--cache NAME`` stores in the cache held by the notebook variable ``NAME``;
+        ``--on-error`` says what a failure of the cache does (warn, raise, ignore).
         Output written below ``sys.stdout`` (``os.system``, C extensions) is not
         replayed.
         """
@@ -146,6 +158,8 @@ class CheckpointMagics(Magics):
             exclude=_names("--exclude", args.exclude),
             directory=args.dir or None,
             quiet=args.quiet,
+            cache=args.cache or None,
+            on_error=args.on_error,
         )
         try:
             return self.cells.run(code, options)

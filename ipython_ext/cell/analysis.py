@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from checkpointing._normalize import all_parameters, simplify
+from checkpointing.hooks import all_parameters, simplify
 
 __all__ = [
     "CellAnalysis",

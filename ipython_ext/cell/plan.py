@@ -12,9 +12,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from checkpointing._hashing import hash_values, hasher_factory
-from checkpointing.cache.pickle_file import PickleFileCache
-from checkpointing.config import defaults
+from checkpointing.cache.base import CacheBase
+from checkpointing.hooks import value_digest
 from ipython_ext.cell.analysis import CellAnalysis
 from ipython_ext.cell.recording import NOTHING
 
@@ -42,7 +41,10 @@ class CellOptions:
     ``inputs``/``outputs`` add names to those found by analysis; ``exclude`` names are
     neither hashed nor stored (connections, progress bars, anything that must not
     decide the key). ``directory`` defaults to ``defaults["cache.filesystem.directory"]``
-    resolved against the working directory. ``quiet`` drops the note shown on a hit.
+    resolved against the working directory; ``cache`` instead names a notebook variable
+    holding a cache (or a backend name or URL). ``on_error`` is the policy for failures
+    of the caching machinery (default ``defaults["checkpoint.on_error"]``). ``quiet``
+    drops the note shown on a hit.
     """
 
     rerun: bool = False
@@ -52,6 +54,8 @@ class CellOptions:
     exclude: tuple[str, ...] = ()
     directory: str | None = None
     quiet: bool = False
+    cache: str | None = None
+    on_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Plan:
 
     body: str
     label: str
-    cache: PickleFileCache
+    cache: CacheBase
     source: str  # the transformed cell
     analysis: CellAnalysis
     digests: dict[str, str]
@@ -122,5 +126,4 @@ def is_ipython_name(shell: Any, name: str) -> bool:
 
 def digest_of(value: object) -> str:
     """Hash ``value`` as keys are hashed (``defaults["hash.*"]``)."""
-    new_hasher = hasher_factory(defaults["hash.algorithm"])
-    return hash_values(value, new_hasher, defaults["hash.pickle_protocol"]).hexdigest()
+    return value_digest(value)

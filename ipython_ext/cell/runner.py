@@ -31,33 +31,33 @@ What is not seen, so not replayed or restored:
 A failing cell shows its one traceback, is marked as failed, and nothing is stored.
 Top-level ``await`` cannot run under a cell magic in a kernel (its event loop is
 already running): such a cell is refused with a UsageError before anything runs.
-Whenever something cannot be stored or restored faithfully the cell simply runs, with a
-short :class:`~checkpointing.CheckpointingWarning` that says why and what to do.
+Whenever something cannot be stored or restored faithfully the cell simply runs, and the
+``on_error`` policy (``--on-error``, default ``defaults["checkpoint.on_error"]``)
+decides what the user sees: a short :class:`~checkpointing.CheckpointingWarning` that
+says why and what to do ("warn"), a ``CheckpointFailure`` ("raise"), or nothing.
+
+Looking up, running, storing, events and that policy are the core's call engine
+(:mod:`checkpointing.engine`), shared with ``@checkpoint``: a cell is one more
+*subject* of it (:class:`_CellRun`), on any cache (``--cache NAME``).
 
 The parts, one module each: :mod:`ipython_ext.cell.analysis` reads the cell,
 :mod:`ipython_ext.cell.plan` computes its key, :mod:`ipython_ext.cell.recording` records
 and replays what it shows, :mod:`ipython_ext.cell.storage` stores and restores what it
-left behind. This module runs a cell through them and re-exports the public names.
+left behind. This module runs a cell through them and re-exports the public names;
+:mod:`ipython_ext.cell.caches` picks the cache a cell goes to.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checkpointing._summary import summarise_arguments
-from checkpointing.cache.base import EntryInfo
-from checkpointing.cache.pickle_file import PickleFileCache
-from checkpointing.config import defaults
-from checkpointing.events import CheckpointEvent, EventKind, has_listeners, publish
-from checkpointing.exceptions import (
-    CheckpointingError,
-    CheckpointingWarning,
-    CheckpointNotExist,
-    StorageError,
-)
+from checkpointing.config import defaults, validate_on_error
+from checkpointing.engine import CallEngine, Stage, apply_on_error
+from checkpointing.events import CheckpointEvent, has_listeners, publish
+from checkpointing.exceptions import CheckpointingWarning, CheckpointNotExist, StorageError
+from checkpointing.hooks import summarise_arguments
 from ipython_ext.cell.analysis import (
     CellAnalysis,
     Definition,
@@ -65,6 +65,8 @@ from ipython_ext.cell.analysis import (
     cell_label,
     normalized_cell_code,
 )
+from ipython_ext.cell.caches import CellCaches
+from ipython_ext.cell.errors import CellFailed, CellUsageError
 from ipython_ext.cell.plan import (
     CELL_FORMAT_VERSION,
     CellOptions,
@@ -76,13 +78,16 @@ from ipython_ext.cell.plan import (
 from ipython_ext.cell.recording import NOTHING, Recording, last_value, recorded, replay
 from ipython_ext.cell.storage import (
     NotStorable,
-    RestoreError,
     StoredCell,
+    Watch,
     build_entry,
     by_reference,
     restore,
     watching,
 )
+
+if TYPE_CHECKING:
+    from ipython_ext.shell import ShellLike
 
 __all__ = [
     "CELL_FORMAT_VERSION",
@@ -99,26 +104,12 @@ __all__ = [
 ]
 
 
-class CellUsageError(CheckpointingError, ValueError):
-    """A cell that ``%%checkpoint`` cannot run at all (the magic shows a UsageError)."""
+def _warn(message: str) -> None:
+    """Warn about a cell, every time (no per-location "once" registry)."""
+    warnings.warn_explicit(message, CheckpointingWarning, filename="%%checkpoint", lineno=1)
 
 
-class CellFailed(CheckpointingError, RuntimeError):
-    """A ``%%checkpoint`` cell raised: its traceback is already shown, nothing was stored.
-
-    The cell's own exception is the ``__cause__``. Inside IPython the cell counts as
-    failed (execution stops in "Run All") without a second traceback.
-    """
-
-
-def _warn(label: str, message: str) -> None:
-    """Warn about the cell ``label``, every time (no per-location "once" registry)."""
-    warnings.warn_explicit(
-        f"cell {label!r}: {message}", CheckpointingWarning, filename="%%checkpoint", lineno=1
-    )
-
-
-def _quiet_failures(shell: Any) -> None:
+def _quiet_failures(shell: ShellLike) -> None:
     """Let a ``CellFailed`` fail the outer cell without IPython showing it again.
 
     The nested run already showed the cell's traceback. IPython hands exceptions listed
@@ -145,44 +136,43 @@ class CellCache:
     there is none), for the magic to return so IPython shows it as the cell's result.
     """
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: ShellLike) -> None:
         self.shell = shell
-        self._caches: dict[tuple[str, int], PickleFileCache] = {}
-        self._warned: set[tuple[str, str]] = set()
-
-    def _warn_once(self, label: str, message: str) -> None:
-        """Warn about the cell ``label`` once per session: the same words every run help no one."""
-        if (label, message) not in self._warned:
-            self._warned.add((label, message))
-            _warn(label, message)
+        self.caches = CellCaches(shell)
+        self.warned: set[str] = set()  # messages shown once per session
 
     def run(self, body: str, options: CellOptions | None = None) -> Any:
         """Replay ``body`` from the cache, or run it and store what it did.
 
-        Raise :class:`CellFailed` if the cell fails (after IPython showed why) and
-        :class:`CellUsageError` if it cannot run under the magic at all.
+        Raise :class:`CellFailed` if the cell fails (after IPython showed why),
+        :class:`CellUsageError` if it cannot run under the magic at all, and
+        ``CheckpointFailure`` for a failure of the cache under ``on_error="raise"``.
         """
         options = options or CellOptions()
         if not body.strip():
             return None
         label = options.name or cell_label(body)
+        try:
+            on_error = validate_on_error(
+                options.on_error or defaults["checkpoint.on_error"], "--on-error"
+            )
+        except ValueError as exc:
+            raise CellUsageError(str(exc)) from None
         start = time.perf_counter()
-        plan = self._plan(body, label, options)
+        plan = self._plan(body, label, options, on_error)
         if plan is None:
             return self._run_uncached(body, f"cell:{label}")
-        if not options.rerun:
-            value = self._hit(plan, options, start)
-            if value is not NOTHING:
-                return value
-        return self._miss(plan, options)
+        cell = _CellRun(self.shell, plan, options, self.warned)
+        value = CallEngine(cell, plan.cache, on_error).call(plan.key, None, options.rerun, start)
+        return None if value is NOTHING else value
 
-    # -- steps ----------------------------------------------------------------------
-    def _plan(self, body: str, label: str, options: CellOptions) -> Plan | None:
-        """Analyse the cell and compute its key; ``None`` (after a warning) if it has none."""
+    def _plan(self, body: str, label: str, options: CellOptions, on_error: str) -> Plan | None:
+        """Analyse the cell and compute its key; ``None`` (after ``on_error``) if it has none."""
         try:
-            cache = self._cache(options.directory)
-        except (StorageError, ValueError) as exc:
-            _warn(label, f"{exc}; running it without the cache. Choose another with --dir DIR.")
+            cache = self.caches.choose(options)
+        except (StorageError, OSError) as exc:
+            message = f"{exc}; running it without the cache. Choose another with --dir DIR."
+            apply_on_error(on_error, f"cell {label!r}: {message}", exc, _warn)
             return None
         try:
             source = self.shell.transform_cell(body)
@@ -199,140 +189,132 @@ class CellCache:
         try:
             digests = input_digests(self.shell, analysis, options)
         except Unhashable as exc:
-            _warn(
-                label,
-                f"input {exc.name!r} ({type(exc.value).__name__}) cannot be hashed "
-                f"({type(exc.cause).__name__}: {exc.cause}); running it without the cache. "
-                f"If {exc.name!r} does not change the results, leave it out with -x {exc.name}.",
+            message = (
+                f"cell {label!r}: input {exc.name!r} ({type(exc.value).__name__}) cannot be "
+                f"hashed ({type(exc.cause).__name__}: {exc.cause}); running it without the "
+                f"cache. If {exc.name!r} does not change the results, leave it out with "
+                f"-x {exc.name}."
             )
+            apply_on_error(on_error, message, exc.cause, _warn)
             return None
         key = cell_key(code, digests, options)
         return Plan(body, label, cache, source, analysis, digests, key)
 
-    def _hit(self, plan: Plan, options: CellOptions, start: float) -> Any:
-        """Restore and replay a stored run; return its value, or ``NOTHING`` on a miss."""
-        try:
-            entry, run_time = plan.cache.retrieve_entry(plan.key)
-        except CheckpointNotExist:
-            return NOTHING
-        except Exception as exc:  # noqa: BLE001 - an unreadable cache is a miss
-            _warn(plan.label, f"the cache could not be read ({exc}); running it.")
-            return NOTHING
-        if not isinstance(entry, StoredCell):
-            return NOTHING
-        try:
-            value, not_restored = restore(self.shell, entry, plan)
-        except RestoreError as exc:
-            _warn(plan.label, f"the stored results could not be restored ({exc}); running it.")
-            return NOTHING
-        if not_restored:
-            self._warn_once(plan.label, f"could not restore {', '.join(not_restored)}.")
-        replay(entry.events, entry.last_display, plan.label, options.quiet, entry.left_out)
-        elapsed = time.perf_counter() - start
-        self._publish("hit", plan.function, plan.key, elapsed, run_time, plan.cache)
-        return value
-
-    def _miss(self, plan: Plan, options: CellOptions) -> Any:
-        """Run the cell, store what it did (if that is safe) and return its value."""
-        with watching(self.shell, plan) as watch:
-            recording, run_time = self._execute(plan.body)
-        value = last_value(recording, plan.body)
-        kind: EventKind = "rerun" if options.rerun else "miss"
-        try:
-            self._warn_missing_outputs(plan, options)
-            entry = build_entry(self.shell, plan, options, watch, recording, value)
-            info = EntryInfo(
-                context_id=plan.key,
-                function=plan.function,
-                created=time.time(),
-                size=0,
-                run_time=run_time,
-                arguments=self._summary(plan),
-                format_version=0,  # the cache records its own storage format
-            )
-            try:
-                plan.cache.save_entry(plan.key, entry, info)
-            except Exception as exc:  # the cell ran; only storing failed
-                raise NotStorable(
-                    f"not cached: {exc}. The cell ran normally; choose a writable cache "
-                    "directory with --dir DIR."
-                ) from exc
-        except NotStorable as exc:
-            if exc.once:
-                self._warn_once(plan.label, str(exc))
-            else:
-                _warn(plan.label, str(exc))
-            kind = "uncached"
-        self._publish(kind, plan.function, plan.key, run_time, run_time, plan.cache)
-        return None if value is NOTHING else value
-
     def _run_uncached(self, body: str, function: str) -> Any:
-        recording, run_time = self._execute(body)
-        self._publish("uncached", function, None, run_time, run_time, None)
+        recording, run_time = _execute(self.shell, body)
+        if has_listeners():
+            publish(CheckpointEvent("uncached", function, None, run_time, run_time, None))
         value = last_value(recording, body)
         return None if value is NOTHING else value
 
-    # -- running ------------------------------------------------------------------------
-    def _execute(self, body: str) -> tuple[Recording, float]:
-        """Run ``body`` as IPython runs a cell, recording what it shows; raise on failure."""
-        start = time.perf_counter()
-        with recorded(self.shell) as recording:
-            result = self.shell.run_cell(body, store_history=False)
-        run_time = time.perf_counter() - start
-        error = result.error_before_exec or result.error_in_exec
-        if error is not None:
-            _quiet_failures(self.shell)
-            raise CellFailed(
-                f"the cell raised {type(error).__name__}: {error} (traceback above); "
-                "nothing was cached"
-            ) from error
-        return recording, run_time
 
-    # -- storing ----------------------------------------------------------------------
-    def _warn_missing_outputs(self, plan: Plan, options: CellOptions) -> None:
-        """Warn about ``--outputs`` names the cell did not define: they are ignored."""
-        missing = [name for name in options.outputs if name not in self.shell.user_ns]
+class _CellRun:
+    """One run of one cell, as a subject of the call engine (see ``checkpointing.engine``).
+
+    ``run`` executes the cell and keeps what ``to_store`` needs (the namespace before,
+    the recording); ``from_store`` puts a stored run back and replays it.
+    """
+
+    def __init__(
+        self, shell: ShellLike, plan: Plan, options: CellOptions, warned: set[str]
+    ) -> None:
+        self.shell = shell
+        self.plan = plan
+        self.options = options
+        self.name = plan.function
+        self._warned = warned
+        self._watch: Watch | None = None
+        self._recording: Recording | None = None
+        self._once = False  # the failure being reported is worth saying once per session
+
+    def run(self, call: None) -> Any:
+        """Run the cell as IPython runs a cell, recording what it shows."""
+        with watching(self.shell, self.plan) as watch:
+            self._recording, _ = _execute(self.shell, self.plan.body)
+        self._watch = watch
+        return last_value(self._recording, self.plan.body)
+
+    def to_store(self, call: None, value: Any) -> StoredCell:
+        """Build the entry of this run; ``NotStorable`` if it would replay wrongly."""
+        assert self._recording is not None, "to_store follows run"
+        assert self._watch is not None, "to_store follows run"
+        missing = [name for name in self.options.outputs if name not in self.shell.user_ns]
         if missing:
-            _warn(plan.label, f"--outputs {', '.join(missing)}: not defined by the cell; ignored.")
+            _warn(
+                f"cell {self.plan.label!r}: --outputs {', '.join(missing)}: not defined by "
+                "the cell; ignored."
+            )
+        return build_entry(self.shell, self.plan, self.options, self._watch, self._recording, value)
 
-    def _summary(self, plan: Plan) -> str:
+    def from_store(self, call: None, stored: Any) -> Any:
+        """Restore the stored variables, replay the output and return the last value."""
+        if not isinstance(stored, StoredCell):
+            raise CheckpointNotExist(self.plan.key)  # not a cell's entry: a plain miss
+        value, not_restored = restore(self.shell, stored, self.plan)
+        if not_restored:
+            self._warn_once(f"could not restore {', '.join(not_restored)}.")
+        replay(
+            stored.events, stored.last_display, self.plan.label, self.options.quiet, stored.left_out
+        )
+        return value
+
+    def components(self, call: None) -> None:
+        """Nothing beyond the key: ``explain`` is for functions."""
+        return None
+
+    def describe(self, call: None) -> str:
         """Summarise the data inputs for cache listings (modules and functions are noise)."""
         ns = self.shell.user_ns
-        data = {n: ns[n] for n in plan.digests if n in ns and not by_reference(ns[n])}
-        return summarise_arguments(data)
+        digests = self.plan.digests
+        data = {n: ns[n] for n in digests if n in ns and not by_reference(ns[n])}
+        try:
+            return summarise_arguments(data)
+        except Exception:  # noqa: BLE001 - metadata must never fail a save
+            return ""
 
-    def _cache(self, directory: str | None) -> PickleFileCache:
-        """Return the cache for ``directory`` (resolved now), one instance per directory."""
-        if directory is None:
-            directory = defaults["cache.filesystem.directory"]
-        path = os.path.abspath(os.path.expanduser(os.fspath(directory)))
-        protocol = defaults["cache.pickle_protocol"]
-        # A path under a file can be neither read nor created: say so before running.
-        existing = path
-        while not os.path.exists(existing) and os.path.dirname(existing) != existing:
-            existing = os.path.dirname(existing)
-        if existing == path and not os.path.isdir(path):
-            raise StorageError(f"cache directory {path!r} is a file")
-        if not os.path.isdir(existing):
-            raise StorageError(f"cache directory {path!r} cannot be made: {existing!r} is a file")
-        cache = self._caches.get((path, protocol))
-        if cache is None:
-            cache = PickleFileCache(path, protocol)
-            self._caches[(path, protocol)] = cache
-        return cache
+    def failure_message(self, stage: Stage, exc: BaseException) -> str:
+        """Word a failure of the cache for this cell, with what happens next."""
+        prefix = f"cell {self.plan.label!r}: "
+        self._once = isinstance(exc, NotStorable) and exc.once
+        if stage == "store" and isinstance(exc, NotStorable):
+            return prefix + str(exc)
+        if stage == "store":
+            return prefix + (
+                f"not cached: {exc}. The cell ran normally; choose another cache with "
+                "--dir DIR or --cache NAME."
+            )
+        if stage == "restore":
+            return prefix + f"the stored results could not be restored ({exc}); running it."
+        return prefix + f"the cache could not be read ({exc}); running it."
 
-    # -- events ---------------------------------------------------------------------------
-    @staticmethod
-    def _publish(
-        kind: EventKind,
-        function: str,
-        key: str | None,
-        elapsed: float,
-        run_time: float | None,
-        cache: object,
-    ) -> None:
-        if has_listeners():
-            publish(CheckpointEvent(kind, function, key, elapsed, run_time, cache))
+    def warn(self, message: str) -> None:
+        """Warn, attributed to the magic (once per session for what would repeat itself)."""
+        if self._once and message in self._warned:
+            return
+        self._warned.add(message)
+        _warn(message)
+
+    def _warn_once(self, message: str) -> None:
+        """Warn about this cell once per session: the same words every run help no one."""
+        message = f"cell {self.plan.label!r}: {message}"
+        if message not in self._warned:
+            self._warned.add(message)
+            _warn(message)
+
+
+def _execute(shell: ShellLike, body: str) -> tuple[Recording, float]:
+    """Run ``body`` as IPython runs a cell, recording what it shows; raise on failure."""
+    start = time.perf_counter()
+    with recorded(shell) as recording:
+        result = shell.run_cell(body, store_history=False)
+    run_time = time.perf_counter() - start
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        _quiet_failures(shell)
+        raise CellFailed(
+            f"the cell raised {type(error).__name__}: {error} (traceback above); nothing was cached"
+        ) from error
+    return recording, run_time
 
 
 def _loop_running() -> bool:

@@ -165,7 +165,9 @@ def build_entry(
     last_display = None
     if value is not NOTHING:
         payload["last"] = value
-    out_of_band = plan.cache.pickle_protocol >= 5
+    # Buffers out of band only for caches that serialise at once: one that keeps the
+    # entry as is (MemoryCache) would share memory with arrays the user may change.
+    out_of_band = getattr(plan.cache, "pickle_protocol", 0) >= 5
     try:
         variables, buffers = dump(payload, refs, out_of_band)
     except Exception as exc:  # name what failed

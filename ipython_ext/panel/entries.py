@@ -24,10 +24,13 @@ from ipython_ext.panel.html import (
 )
 from ipython_ext.panel.model import CacheListing, cache_key, display_name
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # the panel says what to install before it builds an entry list
-    widgets = None
+
+def _widgets() -> Any:
+    """Return ipywidgets, imported when a panel is first drawn (never when the extension loads)."""
+    import ipywidgets
+
+    return ipywidgets
+
 
 __all__ = ["EntryList", "close_widget"]
 
@@ -66,7 +69,7 @@ class EntryList:
         on_clear: Callable[[Hashable, str], None],
         on_delete: Callable[[Hashable, Any], None],
     ) -> None:
-        self.box = widgets.VBox()
+        self.box = _widgets().VBox()
         self._on_clear = on_clear
         self._on_delete = on_delete
         self._rows: dict[Hashable, _Row] = {}
@@ -131,11 +134,11 @@ class EntryList:
         close_widget(self.box)
 
     def _text_row(self) -> _Row:
-        text = widgets.HTML()
+        text = _widgets().HTML()
         return _Row(text, text, [text])
 
     def _columns_row(self) -> _Row:
-        w = widgets
+        w = _widgets()
         text = w.HTML(layout=_fill())
         # The spacer stands where the rows have their buttons, so the columns line up.
         spacer = w.Box(layout=w.Layout(flex=f"0 0 {_BUTTON_WIDTH + 4}px"))
@@ -144,7 +147,7 @@ class EntryList:
 
     def _group_row(self, key: Hashable, function: str) -> _Row:
         """Build a function's heading row and its "Clear function" button."""
-        w = widgets
+        w = _widgets()
         text = w.HTML(layout=_fill())
         button = w.Button(
             description="Clear function",
@@ -163,7 +166,7 @@ class EntryList:
 
     def _entry_row(self, key: Hashable, context_id: Any) -> _Row:
         """Build one entry's row and its "Delete" button."""
-        w = widgets
+        w = _widgets()
         text = w.HTML(layout=_fill())
         button = w.Button(
             description="Delete",
@@ -178,12 +181,12 @@ class EntryList:
 
 def _fill() -> Any:
     """Let a widget take the free width of its row, and shrink below its content."""
-    return widgets.Layout(flex="1 1 auto", min_width="0")
+    return _widgets().Layout(flex="1 1 auto", min_width="0")
 
 
 def _indent() -> Any:
     """Lay out an entry row (or its header) indented under its function."""
-    return widgets.Layout(align_items="center", padding="0 0 0 16px")
+    return _widgets().Layout(align_items="center", padding="0 0 0 16px")
 
 
 def _hashable(context_id: Any) -> Hashable:

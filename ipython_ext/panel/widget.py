@@ -55,10 +55,13 @@ from ipython_ext.panel.model import (
     saved_text,
 )
 
-try:
-    import ipywidgets as widgets
-except ImportError:  # the panel says what to install; recording works without it
-    widgets = None
+
+def _widgets() -> Any:
+    """Return ipywidgets, imported when a panel is first drawn (never when the extension loads)."""
+    import ipywidgets
+
+    return ipywidgets
+
 
 __all__ = [
     "CacheListing",
@@ -120,10 +123,12 @@ class CheckpointPanel:
         refresh_interval: float = 1.0,
         max_rows: int = 50,
     ) -> None:
-        if widgets is None:
+        try:
+            _widgets()
+        except ImportError:
             raise ImportError(
                 "the checkpointing panel needs ipywidgets: pip install 'checkpointing[notebook]'"
-            )
+            ) from None
         if record is None:
             # Once a panel has been shown, later panels count from then on too.
             _SESSION.start()
@@ -152,7 +157,7 @@ class CheckpointPanel:
 
     def _build(self) -> None:
         """Create the widgets that live as long as the panel."""
-        w = widgets
+        w = _widgets()
         self.title = w.HTML(
             '<span style="font-size:var(--jp-content-font-size2, 1.2em);font-weight:600">'
             "checkpointing</span>"
@@ -267,7 +272,7 @@ class CheckpointPanel:
 
     def _draw_session(self) -> None:
         """Update the per-function rows and the summary in place, adding new rows."""
-        w = widgets
+        w = _widgets()
         self._labels_due = False
         self._last_labels = time.monotonic()
         functions = self.record.stats.functions()

@@ -195,7 +195,7 @@ def test_bad_settings_are_refused_with_clear_messages() -> None:
     with pytest.raises(ValueError, match="on_error"):
         defaults["checkpoint.on_error"] = "sometimes"
     with pytest.raises(TypeError, match="identifier"):
-        DecoratorCheckpoint(object(), MemoryCache())
+        DecoratorCheckpoint(object(), MemoryCache())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="cache"):
         DecoratorCheckpoint(AutoFuncCallIdentifier(), object())
     with pytest.raises(ValueError, match="not both"):
