@@ -31,9 +31,9 @@ from checkpointing.exceptions import (
 from checkpointing.interfaces import CallRecord
 
 if _typing.TYPE_CHECKING:
+    from checkpointing._tokens import register_token
     from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache, StoreCache
     from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
-    from checkpointing._tokens import register_token
     from checkpointing.store import DirectoryStore, Store
 
 # Public names defined in modules that are imported on first use: name -> module.
