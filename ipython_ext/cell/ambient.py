@@ -54,7 +54,11 @@ def _set_pandas_options(values: dict[str, Any]) -> None:
 
 
 def _rc_params() -> dict[str, Any]:
-    return dict.copy(_module("matplotlib").rcParams)
+    # ``backend`` is left out: reading it picks a backend (importing pyplot); ``_get``
+    # reads a value without that, where matplotlib has it.
+    params = _module("matplotlib").rcParams
+    get = getattr(params, "_get", None) or params.__getitem__
+    return {key: get(key) for key in params.keys() if key != "backend"}
 
 
 def _set_rc_params(values: dict[str, Any]) -> None:

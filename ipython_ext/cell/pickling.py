@@ -92,6 +92,26 @@ class Pickler(pickle.Pickler):
         self._refs = refs
         self._written: set[int] = set()
 
+    def reducer_override(self, obj: Any) -> Any:
+        """Write definitions, modules, existing objects and array views as references."""
+        refs = self._refs
+        if type(obj) is DefinitionCall:
+            return _run_definition, (obj.index, obj.reads)
+        made = refs.made.get(id(obj))
+        if made is not None:
+            return _definition, made
+        if isinstance(obj, ModuleType):
+            return importlib.import_module, (obj.__name__,)
+        view = array_view(obj)
+        if view is not None:
+            base, geometry = view
+            return make_view, (base, *geometry)
+        return NotImplemented
+
+
+class _ReferencingPickler(Pickler):
+    """A :class:`Pickler` that also writes objects that existed before the run as paths."""
+
     def persistent_id(self, obj: Any) -> Any:
         """Write an object that existed before the run as its path (and new contents).
 
@@ -115,22 +135,6 @@ class Pickler(pickle.Pickler):
         if name is not None:
             refs.rebind.add(name)
         return None
-
-    def reducer_override(self, obj: Any) -> Any:
-        """Write definitions, modules, existing objects and array views as references."""
-        refs = self._refs
-        if type(obj) is DefinitionCall:
-            return _run_definition, (obj.index, obj.reads)
-        made = refs.made.get(id(obj))
-        if made is not None:
-            return _definition, made
-        if isinstance(obj, ModuleType):
-            return importlib.import_module, (obj.__name__,)
-        view = array_view(obj)
-        if view is not None:
-            base, geometry = view
-            return make_view, (base, *geometry)
-        return NotImplemented
 
 
 class Unpickler(pickle.Unpickler):
@@ -183,5 +187,6 @@ def dump(payload: Any, refs: Refs, out_of_band: bool) -> tuple[bytes, tuple[Any,
     stream = io.BytesIO()
     buffers: list[pickle.PickleBuffer] = []
     callback = buffers.append if out_of_band else None
-    Pickler(stream, callback, refs).dump(payload)
+    pickler_class = _ReferencingPickler if refs.existing.reaches(payload) else Pickler
+    pickler_class(stream, callback, refs).dump(payload)
     return stream.getvalue(), tuple(buffers)

@@ -17,6 +17,7 @@ pointed to the new one.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -39,9 +40,11 @@ Step = tuple[str, Any]
 Path = tuple[str, tuple[Step, ...]]
 
 _ATOMS = (int, float, complex, str, bytes, bool, type(None), range, slice)
+_SKIP = frozenset(_ATOMS)
 _KEY_TYPES = (int, float, str, bytes, bool, type(None))
-_BUDGET = 20_000  # objects visited per walk: keeps a miss on a large namespace cheap
-_WIDTH = 2_000  # elements looked at per container
+_BUDGET = 10_000  # objects noted per walk: keeps a miss on large inputs cheap
+_WIDTH = 1_000  # elements looked at per container
+_REACH_LIMIT = 200_000  # objects looked at by ``reaches`` before it assumes the worst
 
 
 @dataclass
@@ -76,6 +79,31 @@ class Existing:
             for step, part in _parts(value):
                 queue.append((part, (path[0], (*path[1], step))))
         return found
+
+    def reaches(self, root: object) -> bool:
+        """Tell whether ``root`` refers, directly or not, to an object noted here.
+
+        Pickling with references costs a Python call per object, so it is only done when
+        needed; this look is cheap (the references are listed by C code).
+        """
+        if not self.objects:
+            return False
+        objects = self.objects
+        seen: set[int] = set()
+        stack: list[Any] = [root]
+        while stack:
+            value = stack.pop()
+            key = id(value)
+            known = objects.get(key)
+            if known is not None and known[0] is value:
+                return True
+            if key in seen or isinstance(value, type | ModuleType) or callable(value):
+                continue
+            seen.add(key)
+            if len(seen) > _REACH_LIMIT:
+                return True
+            stack.extend(part for part in gc.get_referents(value) if type(part) not in _SKIP)
+        return False
 
     def path(self, value: object) -> Path | None:
         """Return the path of ``value`` if it existed before the run."""

@@ -118,9 +118,8 @@ def watching(shell: Any, plan: Plan) -> Iterator[Watch]:
     """Note the namespace and library states, and trace definitions, while a miss runs."""
     ns = shell.user_ns
     before = dict(ns)
-    inputs = [name for name in plan.digests if name in ns]
-    others = [n for n in ns if not _IPYTHON_NAME.fullmatch(n) and not is_ipython_name(shell, n)]
-    existing = Existing.walk(ns, [*inputs, *others])
+    # Only what the cell reads: other objects can reach its outputs only through calls.
+    existing = Existing.walk(ns, [name for name in plan.digests if name in ns])
     with traced(shell, parse_cell(plan.source)) as trace:
         yield Watch(before, existing, trace, ambient.snapshot())
 
