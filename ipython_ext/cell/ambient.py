@@ -58,7 +58,7 @@ def _rc_params() -> dict[str, Any]:
     # reads a value without that, where matplotlib has it.
     params = _module("matplotlib").rcParams
     get = getattr(params, "_get", None) or params.__getitem__
-    return {key: get(key) for key in params.keys() if key != "backend"}
+    return {key: get(key) for key in params if key != "backend"}
 
 
 def _set_rc_params(values: dict[str, Any]) -> None:
