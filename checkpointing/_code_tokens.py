@@ -20,7 +20,6 @@ from __future__ import annotations
 import enum
 import functools
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from types import (
@@ -38,7 +37,14 @@ from checkpointing._classify import is_user_module, package_version
 from checkpointing._profile import code_identity, free_values, profile_of
 from checkpointing._tokens import Handler, TokenContext, find_handler, module_extra
 
-__all__ = ["WRAPPED_ATTRIBUTE", "classify", "module_attribute", "module_of"]
+__all__ = [
+    "WRAPPED_ATTRIBUTE",
+    "classify",
+    "discovered_subclasses",
+    "module_attribute",
+    "module_of",
+    "subclass_dependencies",
+]
 
 # The attribute our decorator sets on its wrapper: hashing a wrapper means hashing the
 # function it wraps.
@@ -55,6 +61,7 @@ _CLASS_NOISE = frozenset(
         "__weakref__",
         "__firstlineno__",
         "__static_attributes__",
+        "__slotnames__",  # a cache copyreg adds once an instance was pickled
         "__annotate__",
         "__annotate_func__",
         "__annotations_cache__",
@@ -103,7 +110,7 @@ def _function_token(context: TokenContext, func: FunctionType) -> Any:
     if earlier is not None:
         return ("seen-function", profile.digest, earlier)
     values = free_values(func, profile)
-    subclasses = _subclass_trees(context, values) if _reads_subclasses(func.__code__) else None
+    subclasses = subclass_dependencies(func, values) or None
     return (
         "function",
         profile.digest,
@@ -132,13 +139,12 @@ def _class_token(context: TokenContext, cls: type) -> Any:
     metaclass = type(cls) if type(cls) is not type else None
     subclasses = None
     if any(_reads_subclasses(code) for code in _member_codes(members)):
-        subclasses = _subclass_trees(context, (cls,))
+        subclasses = discovered_subclasses((cls,))
     return ("class", cls.__name__, cls.__bases__, metaclass, members, subclasses)
 
 
 # -- plugins found through __subclasses__() -------------------------------------------
 _reads_subclasses_memo: dict[int, tuple[CodeType, bool]] = {}
-_expanding = threading.local()
 
 
 def _reads_subclasses(code: CodeType) -> bool:
@@ -164,29 +170,27 @@ def _member_codes(members: tuple[tuple[str, Any], ...]) -> list[CodeType]:
     return codes
 
 
-def _subclass_trees(context: TokenContext, values: tuple[object, ...]) -> tuple[bytes, ...]:
-    """Digest every user-defined subclass of the user classes among ``values``.
+def discovered_subclasses(values: tuple[object, ...]) -> tuple[type, ...]:
+    """Return every user-defined subclass of the user classes among ``values``.
 
     Code that discovers plugins through ``Base.__subclasses__()`` depends on classes it
-    never names; each is hashed on its own, in a stable order (by qualified name).
+    never names; they join its token in a stable order (by module and qualified name),
+    hashed like any class (a class met before is a back-reference, so cycles end).
     """
-    active: set[int] = getattr(_expanding, "classes", None) or set()
-    _expanding.classes = active
-    roots = [v for v in values if isinstance(v, type) and id(v) not in active]
     found: dict[int, type] = {}
-    stack: list[type] = list(roots)
+    stack: list[type] = [v for v in values if isinstance(v, type) and _is_user_class(v)]
     while stack:
         subclasses: list[type] = type.__subclasses__(stack.pop())
         for sub in subclasses:
-            if id(sub) not in found and is_user_module(sub.__module__):
+            if id(sub) not in found and _is_user_class(sub):
                 found[id(sub)] = sub
                 stack.append(sub)
-    ordered = sorted(found.values(), key=lambda c: (c.__module__, c.__qualname__))
-    active.update(id(root) for root in roots)
-    try:
-        return tuple(context.sub_digest(sub) for sub in ordered)
-    finally:
-        active.difference_update(id(root) for root in roots)
+    return tuple(sorted(found.values(), key=lambda c: (module_of(c), c.__qualname__)))
+
+
+def subclass_dependencies(func: FunctionType, values: tuple[object, ...]) -> tuple[type, ...]:
+    """Return the subclasses ``func`` may discover among the classes it reads (see above)."""
+    return discovered_subclasses(values) if _reads_subclasses(func.__code__) else ()
 
 
 # -- other code objects ------------------------------------------------------------------

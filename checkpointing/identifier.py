@@ -7,6 +7,7 @@ import sys
 from abc import ABC, abstractmethod
 from typing import Any
 
+from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
 from checkpointing._profile import free_values
 from checkpointing.config import defaults
@@ -64,7 +65,10 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         profile = context.profile
         values = free_values(context.function, profile)
         prefix = _KEY_PREFIX + profile.entry_digest
-        key = (tuple(context.arguments.values()), values)
+        key: tuple[object, ...] = (tuple(context.arguments.values()), values)
+        discovered = subclass_dependencies(context.function, values)
+        if discovered:  # plugins found through Base.__subclasses__()
+            key = (*key, discovered)
         try:
             return hash_values(key, self._new_hasher, self.pickle_protocol, prefix).hexdigest()
         except Exception as exc:
