@@ -8,6 +8,7 @@ line) and the work is done by :class:`ipython_ext.cell.CellCache`.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -86,6 +87,30 @@ def split_line_options(line: str) -> tuple[str, str]:
     return " ".join(options), line[position:].strip()
 
 
+def _parse_options(magic: Callable[..., Any], text: str) -> Any:
+    """Parse a magic's options with shell quoting rules, as IPython users expect.
+
+    ``--name "my slow cell"`` gives the name without its quotes; words left over after
+    the options (an unquoted name with blanks) get an error that says to quote them.
+    """
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options {text!r}: {exc} (close the quote)") from None
+    parser: Any = getattr(magic, "parser")  # noqa: B009 - set by magic_arguments
+    args, extra = parser.parse_known_args(argv)
+    unknown = [word for word in extra if word.startswith("-")]
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r}; see %%checkpoint? for the options")
+    if extra:
+        words = " ".join(extra)
+        raise UsageError(
+            f"unexpected words in the options: {words!r}; "
+            'quote a value that contains blanks, e.g. --name "my slow cell"'
+        )
+    return args
+
+
 def _names(option: str, value: str | None) -> tuple[str, ...]:
     """Parse ``a,b`` (commas and/or blanks) into names; reject what is not a name."""
     if not value:
@@ -145,7 +170,7 @@ class CheckpointMagics(Magics):
         replayed.
         """
         options_text, code = split_line_options(line) if cell is None else (line, cell)
-        args = _UNTYPED.parse_argstring(self.checkpoint, options_text)
+        args = _parse_options(self.checkpoint, options_text)
         if cell is None and not code:
             raise UsageError(
                 "give a statement, e.g. %checkpoint x = slow(y); for a cell use %%checkpoint"

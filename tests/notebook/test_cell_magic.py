@@ -220,6 +220,22 @@ def test_name_labels_the_entry_and_the_events(shell, tmp_path):
     assert seen[1].context_id == seen[0].context_id
 
 
+@pytest.mark.parametrize("quoted", ['"my slow cell"', "'my slow cell'", '"my slow cell" -q'])
+def test_quoted_name_is_read_with_shell_rules(shell, tmp_path, quoted):
+    """A quoted ``--name`` with blanks names the entry without its quotes."""
+    ok(shell, f"%%checkpoint --name {quoted}\na = 1\n")
+    assert [info.function for info in entries(tmp_path)] == ["cell:my slow cell"]
+
+
+def test_unquoted_name_with_blanks_says_to_quote(shell, tmp_path):
+    """``--name my slow cell`` fails with a hint to quote the name; nothing runs."""
+    result, _ = cell(shell, "%%checkpoint --name my slow cell\n" + COUNT)
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "'slow cell'" in str(result.error_in_exec)
+    assert "quote" in str(result.error_in_exec)
+    assert runs(tmp_path) == 0
+
+
 def test_default_label_is_the_first_code_line(shell, tmp_path):
     """Without ``--name`` the label is the first line of code, shortened."""
     ok(
@@ -596,7 +612,7 @@ def test_unknown_option_is_a_usage_error(shell, tmp_path):
     """An unknown option fails the cell with a one-line UsageError; the body does not run."""
     result, shown = cell(shell, "%%checkpoint --frobnicate\n" + COUNT)
     assert isinstance(result.error_in_exec, UsageError)
-    assert "unrecognized arguments: --frobnicate" in str(result.error_in_exec)
+    assert "unknown option '--frobnicate'" in str(result.error_in_exec)
     assert "Traceback" not in shown.stdout
     assert runs(tmp_path) == 0
 
