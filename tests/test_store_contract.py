@@ -133,3 +133,14 @@ def test_concurrent_puts_publish_whole_entries(store: Store) -> None:
         stop.set()
         for thread in threads:
             thread.join()
+
+
+def test_fetch_returns_small_entries_whole(store: Store) -> None:
+    """fetch() returns an entry within the limit as bytes, a larger one as a reader."""
+    store.put("small", [b"x" * 100])
+    store.put("large", [b"y" * 5000])
+    assert store.fetch("small", 1000) == b"x" * 100
+    large = store.fetch("large", 1000)
+    assert isinstance(large, EntryReader)
+    assert read_all(large) == b"y" * 5000
+    assert store.fetch("absent", 1000) is None

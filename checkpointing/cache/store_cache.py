@@ -194,15 +194,18 @@ class StoreCache(CacheBase):
         key = ids.key
         assert key is not None
         try:
-            reader = self.store.get(key)
+            found = self.store.fetch(key, codec.FIRST_READ)
         except StorageError as exc:
             self._warn(key, exc)
             raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
-        if reader is None:
+        if found is None:
             raise CheckpointNotExist(f"no cache entry for {context_id!r}")
         try:
-            with reader:
-                loaded = codec.decode(reader, ids, self._secret)
+            if isinstance(found, bytes):
+                loaded = codec.decode_bytes(found, ids, self._secret)
+            else:
+                with found:
+                    loaded = codec.decode(found, ids, self._secret)
         except codec.EntryError as exc:
             if exc.quarantine:
                 self._quarantine(key, exc)

@@ -167,6 +167,20 @@ class Store(ABC):
 
     # -- optional, with safe defaults -------------------------------------------------
 
+    def fetch(self, key: str, limit: int) -> bytes | EntryReader | None:
+        """Return the whole entry as bytes if it has at most ``limit`` bytes, else a reader.
+
+        The cache calls this on every lookup, so that a small entry (most results) costs
+        one read. The default uses ``get``; override it when one request can do better.
+        """
+        reader = self.get(key)
+        if reader is None or reader.size() > limit:
+            return reader
+        with reader:
+            data = bytearray(reader.size())
+            reader.read_into(memoryview(data), 0)
+        return bytes(data)
+
     def quarantine(self, key: str) -> None:
         """Set a damaged entry aside so it is no longer served; by default, delete it."""
         self.delete(key)

@@ -180,13 +180,13 @@ class DirectoryStore(Store):
 
     # -- the Store interface ---------------------------------------------------------
 
-    def get(self, key: str) -> FileReader | None:
-        """Open the entry file of ``key``; ``None`` if absent or the directory is unusable."""
+    def _open(self, key: str) -> tuple[int, int] | None:
+        """Open the entry file of ``key``: ``(fd, size)``, or ``None`` if there is none."""
         if not self._checked and not self._usable_for_reading():
             return None
-        path = self.path(key)
+        path = self._prefix + key + SUFFIX
         try:
-            fd, size = open_regular(path)
+            return open_regular(path)
         except FileNotFoundError:
             return None
         except NotRegularFile as exc:
@@ -197,7 +197,26 @@ class DirectoryStore(Store):
             if not os.access(self.directory, os.R_OK | os.X_OK):
                 return None  # the whole directory is unreadable: put() will say why
             raise StorageError(f"cannot read cache entry {path!r}: {exc}") from exc
-        return FileReader(fd, size)
+
+    def get(self, key: str) -> FileReader | None:
+        """Open the entry file of ``key``; ``None`` if absent or the directory is unusable."""
+        opened = self._open(key)
+        return None if opened is None else FileReader(*opened)
+
+    def fetch(self, key: str, limit: int) -> bytes | FileReader | None:
+        """Return a small entry file's bytes in one read, or a reader of a larger one."""
+        opened = self._open(key)
+        if opened is None:
+            return None
+        fd, size = opened
+        if size > limit:
+            return FileReader(fd, size)
+        try:
+            return os.read(fd, limit)
+        except OSError as exc:
+            raise StorageError(f"cannot read cache entry {self.path(key)!r}: {exc}") from exc
+        finally:
+            os.close(fd)
 
     def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
         """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
