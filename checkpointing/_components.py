@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Mapping
-from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from types import BuiltinFunctionType, CodeType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import xxhash
@@ -68,8 +68,19 @@ def _digest(value: object) -> str:
         return "unhashable"
 
 
+# Readable code per code object (kept alive with it, so its id is not reused).
+_texts: dict[int, tuple[CodeType, str | None]] = {}
+
+
 def readable_code(func: FunctionType) -> str | None:
     """Return ``func``'s source without comments, docstrings or annotations, if known."""
+    known = _texts.get(id(func.__code__))
+    if known is None or known[0] is not func.__code__:
+        known = _texts[id(func.__code__)] = (func.__code__, _readable_code(func))
+    return known[1]
+
+
+def _readable_code(func: FunctionType) -> str | None:
     source = profile_of(func).source
     node = find_definition(source, func.__code__) if source else None
     if node is None:

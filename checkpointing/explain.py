@@ -17,7 +17,7 @@ The result is an :class:`Explanation`, whose text is the report (``print(f.expla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
@@ -26,10 +26,18 @@ from checkpointing._components import CODE_TEXTS_KEY, COMPONENTS_KEY, call_compo
 from checkpointing._profile import CodeProfile
 from checkpointing.cache.base import EntryInfo
 
-__all__ = ["Change", "Explanation", "compare", "explain_call"]
+__all__ = [
+    "CODE_TEXTS_KEY",
+    "COMPONENTS_KEY",
+    "Change",
+    "Explanation",
+    "compare",
+    "explain_call",
+    "explain_key",
+]
 
 # How each kind of component is named in a report, and the order kinds are listed in.
-_KINDS = ("argument", "code", "defaults", "global", "version", "python")
+_KINDS = ("argument", "code", "defaults", "global", "option", "version", "python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,10 @@ class Change:
             return f"code of {self.name} changed"
         if self.kind == "defaults":
             return f"default argument values of {self.name} changed"
+        if self.kind == "option":
+            return (
+                f"option {self.name} changed: {self.before or '(none)'} -> {self.after or '(none)'}"
+            )
         if self.before is None:
             return f"global {self.name!r} is now read"
         if self.after is None:
@@ -203,24 +215,50 @@ def explain_call(
     profile: CodeProfile | None = None,
 ) -> Explanation:
     """Explain whether and why the call of ``func`` with ``arguments`` misses ``entries``."""
-    mine = [e for e in entries if e.function == full_name]
+    return explain_key(
+        full_name,
+        summary,
+        context_id,
+        entries,
+        lambda: call_components(func, arguments, profile),
+    )
+
+
+def explain_key(
+    function: str,
+    summary: str,
+    context_id: Any,
+    entries: Iterable[EntryInfo],
+    current: Callable[[], Mapping[str, Any]],
+    fallback: Callable[[EntryInfo], bool] | None = None,
+) -> Explanation:
+    """Explain whether ``context_id`` of ``function`` is stored and, if not, what differs.
+
+    ``current`` computes the components of the call being explained (only on a miss);
+    ``fallback`` chooses entries to compare with when ``function`` has none (a cell whose
+    first line, its label, was edited).
+    """
+    listed = list(entries)
+    mine = [e for e in listed if e.function == function]
     for entry in mine:
         if entry.context_id == context_id:
-            return Explanation(full_name, summary, True, len(mine), True, entry)
+            return Explanation(function, summary, True, len(mine), True, entry)
+    if not mine and fallback is not None:
+        mine = [e for e in listed if fallback(e)]
     if not mine:
-        return Explanation(full_name, summary, False, 0, False, None)
+        return Explanation(function, summary, False, 0, False, None)
     recorded = [(e, r) for e in mine if (r := _recorded(e)) is not None]
     if not recorded:
         note = (
-            f"the cache holds {len(mine)} entries of {full_name}, none of which recorded "
+            f"the cache holds {len(mine)} entries of {function}, none of which recorded "
             "its components (stored before explain existed, or by a cache that keeps no "
             "metadata)."
         )
-        return Explanation(full_name, summary, False, len(mine), False, None, (), note)
-    current = call_components(func, arguments, profile)
+        return Explanation(function, summary, False, len(mine), False, None, (), note)
+    now = current()
     best: tuple[tuple[int, int, float], EntryInfo, list[Change]] | None = None
     for entry, stored in recorded:
-        changes = compare(current, stored)
+        changes = compare(now, stored)
         arguments_differ = sum(c.kind == "argument" for c in changes)
         rank = (arguments_differ, len(changes), -entry.created)
         if best is None or rank < best[0]:
@@ -228,5 +266,5 @@ def explain_call(
     assert best is not None
     (arguments_differ, _, _), entry, changes = best
     return Explanation(
-        full_name, summary, False, len(mine), arguments_differ == 0, entry, tuple(changes)
+        function, summary, False, len(mine), arguments_differ == 0, entry, tuple(changes)
     )

@@ -11,8 +11,9 @@ stores a result, never when it serves a hit:
   outlives cheap ones used slightly later.
 
 Checking lists every entry, so it is amortised: a process checks a cache on its first
-store, then again after as many stores as 1% of the entries it found (at least one), or
-after a minute. Between checks a cache can exceed its size limit by those few entries.
+store, then again after as many stores as 1% of the entries it found (at least one; more
+while the cache is far below its size limit), or after a minute. Between checks a cache
+can exceed its size limit by those few entries.
 Several processes may check the same cache at once: each removes what it finds over the
 limits, and an entry already removed by another is skipped.
 
@@ -264,11 +265,28 @@ def note_store(cache: Any) -> EvictionResult | None:
             return None
         schedule.last_check = now
         schedule.stores_left = 1 << 62  # no other thread checks while this one does
-    remaining = 0
+    next_check = 1
     try:
         result = evict(cache, limits)
-        remaining = result.remaining
+        next_check = _stores_until_next_check(result, limits)
     finally:
         with _lock:
-            schedule.stores_left = max(1, int(remaining * _RECHECK_FRACTION))
+            schedule.stores_left = next_check
     return result
+
+
+def _stores_until_next_check(result: EvictionResult, limits: CacheLimits) -> int:
+    """Return how many stores may pass before the limits need checking again.
+
+    1% of the entries, or half the stores the remaining headroom holds at the current
+    average entry size, whichever is more: a cache far below its size limit is checked
+    rarely, one close to it often. An age limit alone is checked once a minute.
+    """
+    if limits.max_size is None:
+        return 1 << 62  # only the minute rule applies
+    by_count = int(result.remaining * _RECHECK_FRACTION)
+    headroom = 0
+    if result.remaining and result.remaining_size:
+        average = result.remaining_size / result.remaining
+        headroom = int((limits.max_size - result.remaining_size) / average / 2)
+    return max(1, by_count, headroom)

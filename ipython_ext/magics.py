@@ -32,8 +32,8 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 # One token of the line form: a quoted string or a run of non-blanks.
 _TOKEN = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
-_FLAGS = frozenset({"-r", "--rerun", "-q", "--quiet"})
-_SHORT_FLAGS = re.compile(r"-[rq]{2,}")  # -rq
+_FLAGS = frozenset({"-r", "--rerun", "-q", "--quiet", "-e", "--explain"})
+_SHORT_FLAGS = re.compile(r"-[rqe]{2,}")  # -rq
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # IPython's magic_arguments carries no type information; these typed fronts keep the
@@ -154,6 +154,7 @@ class CheckpointMagics(Magics):
         help="when caching fails: warn (default), raise or ignore",
     )
     @_argument("-q", "--quiet", action="store_true", help="no 'loaded from cache' note")
+    @_argument("-e", "--explain", action="store_true", help="say why it would re-run; run nothing")
     @no_var_expand
     @output_can_be_silenced
     @_line_cell_magic
@@ -167,7 +168,8 @@ class CheckpointMagics(Magics):
         ``--cache NAME`` stores in the cache held by the notebook variable ``NAME``;
         ``--on-error`` says what a failure of the cache does (warn, raise, ignore).
         Output written below ``sys.stdout`` (``os.system``, C extensions) is not
-        replayed.
+        replayed. With ``--explain`` nothing runs: the result says whether the cell would
+        be replayed and, if not, which input, code or option changed.
         """
         options_text, code = split_line_options(line) if cell is None else (line, cell)
         args = _parse_options(self.checkpoint, options_text)
@@ -187,6 +189,8 @@ class CheckpointMagics(Magics):
             on_error=args.on_error,
         )
         try:
+            if args.explain:
+                return self.cells.explain(code, options)
             return self.cells.run(code, options)
         except CellUsageError as exc:
             raise UsageError(str(exc)) from None

@@ -67,6 +67,7 @@ from ipython_ext.cell.analysis import (
 )
 from ipython_ext.cell.caches import CellCaches
 from ipython_ext.cell.errors import CellFailed, CellUsageError
+from ipython_ext.cell.explain import cell_components, explain_plan
 from ipython_ext.cell.plan import (
     CELL_FORMAT_VERSION,
     CellOptions,
@@ -87,6 +88,7 @@ from ipython_ext.cell.storage import (
 )
 
 if TYPE_CHECKING:
+    from checkpointing.explain import Explanation
     from ipython_ext.shell import ShellLike
 
 __all__ = [
@@ -200,6 +202,21 @@ class CellCache:
         key = cell_key(code, digests, options)
         return Plan(body, label, cache, source, analysis, digests, key)
 
+    def explain(self, body: str, options: CellOptions | None = None) -> Explanation | None:
+        """Say whether ``body`` would be replayed and, if not, what changed; run nothing.
+
+        ``None`` when the cell has no key (a warning said why, as a run would).
+        """
+        options = options or CellOptions()
+        on_error = options.on_error or defaults["checkpoint.on_error"]
+        plan = self._plan(body, options.name or cell_label(body), options, on_error)
+        if plan is None:
+            return None
+        summary = _CellRun(self.shell, plan, options, self.warned).describe(None)
+        return explain_plan(
+            plan, summary, lambda: cell_components(plan, options.outputs, options.exclude)
+        )
+
     def _run_uncached(self, body: str, function: str) -> Any:
         recording, run_time = _execute(self.shell, body)
         if has_listeners():
@@ -258,9 +275,9 @@ class _CellRun:
         )
         return value
 
-    def components(self, call: None) -> None:
-        """Nothing beyond the key: ``explain`` is for functions."""
-        return None
+    def components(self, call: None) -> dict[str, Any]:
+        """Digest each part of the cell's key (code, inputs, options) for ``explain``."""
+        return cell_components(self.plan, self.options.outputs, self.options.exclude)
 
     def describe(self, call: None) -> str:
         """Summarise the data inputs for cache listings (modules and functions are noise)."""
