@@ -32,8 +32,8 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 # One token of the line form: a quoted string or a run of non-blanks.
 _TOKEN = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
-_FLAGS = frozenset({"-r", "--rerun", "-q", "--quiet", "-e", "--explain"})
-_SHORT_FLAGS = re.compile(r"-[rqe]{2,}")  # -rq
+_FLAGS = frozenset({"-r", "--rerun", "-q", "--quiet", "--explain"})
+_SHORT_FLAGS = re.compile(r"-[rq]{2,}")  # -rq
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # IPython's magic_arguments carries no type information; these typed fronts keep the
@@ -154,7 +154,7 @@ class CheckpointMagics(Magics):
         help="when caching fails: warn (default), raise or ignore",
     )
     @_argument("-q", "--quiet", action="store_true", help="no 'loaded from cache' note")
-    @_argument("-e", "--explain", action="store_true", help="say why it would re-run; run nothing")
+    @_argument("--explain", action="store_true", help="say why it would re-run; run nothing")
     @no_var_expand
     @output_can_be_silenced
     @_line_cell_magic
