@@ -10,9 +10,9 @@ with its new contents; on a hit the path is followed in the namespace (which the
 what it held before the original run, since the inputs hash the same) and the contents
 are written into the existing object, so every other reference sees them.
 
-Objects whose contents cannot be written in place (a DataFrame, an object with slots)
-are stored by value; names in the namespace that pointed to the old object are then
-pointed to the new one.
+Objects whose contents cannot be written in place (an object with slots, one with its
+own ``__reduce__``) are stored by value; names in the namespace that pointed to the old
+object are then pointed to the new one.
 """
 
 from __future__ import annotations
@@ -179,7 +179,23 @@ def resettable(value: object) -> bool:
     numpy = sys.modules.get("numpy")
     if numpy is not None and kind is numpy.ndarray:
         return bool(value.flags.writeable)  # type: ignore[attr-defined]
-    return _plain(value)
+    return _plain(value) or _stateful(value)
+
+
+def _stateful(value: object) -> bool:
+    """Tell whether pickle rebuilds ``value`` through its own ``__getstate__``/``__setstate__``.
+
+    Such an object (a DataFrame, an estimator) takes new contents in place the way
+    unpickling gives them to it.
+    """
+    kind = type(value)
+    return (
+        not isinstance(value, type)
+        and kind.__reduce_ex__ is object.__reduce_ex__
+        and kind.__reduce__ is object.__reduce__
+        and getattr(kind, "__getstate__", object.__getstate__) is not object.__getstate__
+        and callable(getattr(kind, "__setstate__", None))
+    )
 
 
 def state_of(value: Any) -> Any:
@@ -195,7 +211,9 @@ def state_of(value: Any) -> Any:
         return bytes(value)
     if kind.__module__ == "numpy":
         return value.copy()
-    return dict(vars(value))
+    if _plain(value):
+        return dict(vars(value))
+    return value.__getstate__()
 
 
 def write_state(value: Any, state: Any) -> None:
@@ -210,10 +228,12 @@ def write_state(value: Any, state: Any) -> None:
         if value.shape != state.shape or value.dtype != state.dtype:
             raise ValueError("an array changed shape or type; it cannot be restored in place")
         value[...] = state
-    else:
+    elif _plain(value):
         attributes = vars(value)
         attributes.clear()
         attributes.update(state)
+    else:
+        value.__setstate__(state)
 
 
 def array_view(value: Any) -> tuple[Any, tuple[Any, ...]] | None:

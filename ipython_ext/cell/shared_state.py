@@ -170,14 +170,22 @@ def own_attributes(value: Any) -> dict[str, Any]:
     for name, item in vars(value).items():
         if name.startswith("__") and name.endswith("__"):
             continue
-        if isinstance(value, type) and _method_of(value, item):
+        if isinstance(value, type) and _defined_with(value, item):
             continue
         found[name] = item
     return found
 
 
-def _method_of(cls: type, item: Any) -> bool:
+def _defined_with(cls: type, item: Any) -> bool:
+    """Tell whether ``item`` comes back when the class is defined again (a member, not data).
+
+    Methods, properties, static and class methods, nested classes and enum members do;
+    functions assigned from outside (``Config.hook = f``) do not.
+    """
+    if isinstance(item, cls):
+        return True  # an enum member
     function = getattr(item, "__func__", item)
-    if not inspect.isfunction(function):
-        return False
-    return bool(function.__qualname__.startswith(cls.__qualname__ + "."))
+    qualname = getattr(function, "__qualname__", None)
+    if isinstance(qualname, str) and qualname.startswith(cls.__qualname__ + "."):
+        return True
+    return hasattr(type(item), "__get__") and not inspect.isfunction(item)

@@ -282,8 +282,8 @@ def _refuse_nested_definitions(
         value = ns[name]
         if _users(value) and id(value) not in made and existing.path(value) is None:
             raise NotStorable(
-                f"not cached: {_kind(value)} {name!r} is defined inside a block (if, for, "
-                "with...), which a replay cannot re-create. Define it at the top of the cell."
+                f"not cached: {_kind(value)} {name!r} is defined inside a block or a magic, "
+                "where a replay cannot re-create it. Define it at the top level of the cell."
             )
 
 

@@ -1,0 +1,111 @@
+"""A ``%%checkpoint`` hit leaves the namespace a run leaves (IPython shell, fast variations).
+
+The kernel-level tests are in ``test_cell_restore_kernel.py``; these cover more shapes of
+the same mechanisms in one in-process shell, re-creating the upstream state before the hit
+as a restart followed by re-running the upstream cells would.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from IPython.utils.capture import capture_output
+
+COUNT = "_f = open('runs.txt', 'a'); _f.write('x'); _f.close(); del _f\n"
+NOTE = "loaded from cache, not run"
+
+
+def ok(shell: Any, code: str) -> Any:
+    """Run ``code`` as a cell, fail on error; return what it showed."""
+    with capture_output() as shown:
+        result = shell.run_cell(code, store_history=True)
+    result.raise_error()
+    return shown
+
+
+def hit_matches_run(shell: Any, tmp_path: Any, setup: str, body: str, probe: str) -> str:
+    """Run setup, the cell and the probe; redo setup, hit the cell, probe: same output."""
+    ok(shell, setup)
+    ok(shell, "%%checkpoint\n" + COUNT + body)
+    after_run = ok(shell, probe).stdout
+    ok(shell, setup)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a hit that restores faithfully says nothing
+        replay = ok(shell, "%%checkpoint\n" + COUNT + body)
+    assert NOTE in replay.outputs[0].data["text/plain"]
+    assert (tmp_path / "runs.txt").read_text() == "x"
+    assert ok(shell, probe).stdout == after_run
+    return after_run
+
+
+@pytest.mark.parametrize(
+    ("setup", "body", "probe", "expected"),
+    [
+        (
+            "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\nholder = {'df': df}",
+            "df['c'] = df['a'] * 2\n",
+            "print(holder['df'] is df, list(holder['df'].columns))",
+            "True ['a', 'c']\n",
+        ),
+        (
+            "class Box:\n    def __init__(self):\n        self.items = []\nbox = Box()\nkeep = box",
+            "box.items.append(1)\nbox.tag = 'x'\n",
+            "print(keep is box, keep.items, keep.tag)",
+            "True [1] x\n",
+        ),
+        (
+            "data = {'rows': [[1], [2]]}\nfirst_row = data['rows'][0]",
+            "data['rows'][0].append(9)\nlast = data['rows'][-1]\n",
+            "print(first_row, last is data['rows'][1])",
+            "[1, 9] True\n",
+        ),
+        (
+            "s = {1}\nt = s\nba = bytearray(b'ab')\nbb = ba",
+            "s.add(2)\nba += b'c'\n",
+            "print(t is s, sorted(t), bb is ba, bytes(bb))",
+            "True [1, 2] True b'abc'\n",
+        ),
+        (
+            "import numpy as np\nimage = np.zeros(4)\nsame = image",
+            "image[1:3] = 5\nhalf = image[:2]\n",
+            "half[0] = 1\nprint(same is image, same.tolist())",
+            "True [1.0, 5.0, 5.0, 0.0]\n",
+        ),
+    ],
+)
+def test_in_place_changes_keep_identities(shell, tmp_path, setup, body, probe, expected):
+    """Objects changed in place stay the objects other names and containers hold."""
+    assert hit_matches_run(shell, tmp_path, setup, body, probe) == expected
+
+
+def test_class_with_members_of_every_kind_keeps_them(shell, tmp_path):
+    """Properties, static, class methods and enum members stay; changed data comes back."""
+    setup = (
+        "import enum\nclass Color(enum.Enum):\n    RED = 1\n"
+        "class Config:\n    items = []\n    @property\n    def size(self):\n        return 2\n"
+        "    @staticmethod\n    def s():\n        return 's'\n"
+        "    @classmethod\n    def c(cls):\n        return len(cls.items)\n"
+        "    class Inner:\n        pass\n"
+    )
+    body = "Config.items.append(Color.RED)\nConfig.note = 'n'\n"
+    probe = "print(Config.items, Config().size, Config.s(), Config.c(), Config.note)"
+    assert hit_matches_run(shell, tmp_path, setup, body, probe) == "[<Color.RED: 1>] 2 s 1 n\n"
+
+
+def test_carriage_returns_replay_as_the_final_line(shell, tmp_path):
+    """Text that rewrites its line (a terminal progress bar) replays as what was left."""
+    body = "import sys\nfor i in range(3):\n    sys.stderr.write(f'\\r{i}/2')\nsys.stderr.write('\\n')\n"
+    ok(shell, "%%checkpoint\n" + COUNT + body)
+    replay = ok(shell, "%%checkpoint\n" + COUNT + body)
+    assert replay.stderr == "2/2\n"
+
+
+def test_a_function_defined_in_a_block_is_not_cached_with_a_reason(shell, tmp_path):
+    """A function a replay cannot re-create: one warning saying where to define it."""
+    from checkpointing import CheckpointingWarning
+
+    with pytest.warns(CheckpointingWarning, match="inside a block.*top level"):
+        ok(shell, "%%checkpoint\nif True:\n    def f():\n        return 1\n")
+    assert shell.user_ns["f"]() == 1
