@@ -96,7 +96,10 @@ def test_class_with_members_of_every_kind_keeps_them(shell, tmp_path):
 
 def test_carriage_returns_replay_as_the_final_line(shell, tmp_path):
     """Text that rewrites its line (a terminal progress bar) replays as what was left."""
-    body = "import sys\nfor i in range(3):\n    sys.stderr.write(f'\\r{i}/2')\nsys.stderr.write('\\n')\n"
+    body = (
+        "import sys\nfor i in range(3):\n    sys.stderr.write(f'\\r{i}/2')\n"
+        "sys.stderr.write('\\n')\n"
+    )
     ok(shell, "%%checkpoint\n" + COUNT + body)
     replay = ok(shell, "%%checkpoint\n" + COUNT + body)
     assert replay.stderr == "2/2\n"
