@@ -23,10 +23,11 @@ What is not seen, so not replayed or restored:
   and files the cell reads: their contents are not part of the key;
 * changes a cell makes only through functions it calls, to objects it never names
   (list those with ``--outputs``);
-* changes to state outside the namespace: files written, ``random.seed(0)``,
-  ``pd.set_option(...)``; keep such lines in cells that are not cached. (Assigning to
-  a module's, class's or function's attributes is detected: such a cell is not cached.)
-* widget views: they are dead after a kernel restart, so they are never stored.
+* changes to state outside the namespace and the library states that
+  :mod:`ipython_ext.cell.ambient` knows (files written, a logger's level); attributes
+  assigned on modules, classes and functions are restored (see
+  :mod:`ipython_ext.cell.shared_state`);
+* widgets' interactivity: a displayed widget replays as a text snapshot of its last state.
 
 A failing cell shows its one traceback, is marked as failed, and nothing is stored.
 Top-level ``await`` cannot run under a cell magic in a kernel (its event loop is
