@@ -116,7 +116,7 @@ class Explanation:
         call = f"{self.function}({self.arguments})"
         stored = _when(self.closest)
         if self.hit:
-            return f"nothing changed: {call} is a hit (stored {stored})."
+            return f"nothing changed: {call} is a hit."
         if self.entries == 0:
             return f"never called: the cache holds no entry of {self.function}; {call} is a miss."
         if self.note:
