@@ -51,6 +51,7 @@ __all__ = [
     "analyse_scopes",
     "observed_attributes",
     "read_import",
+    "read_imported",
 ]
 
 ScopeNode = (
@@ -432,6 +433,20 @@ def read_import(spec: str) -> object:
             f"{module_name}.{attribute}"
         )
         return submodule if submodule is not None else _MISSING + spec
+    return value
+
+
+def read_imported(spec: str, chain: tuple[str, ...]) -> object:
+    """Read ``spec`` (see :func:`read_import`), then ``chain`` through user modules only.
+
+    ``helpers.f`` after ``import helpers`` gives the function ``f``, followed by its code;
+    from a library module only the module counts (its version identifies it).
+    """
+    value = read_import(spec)
+    for attr in chain:
+        if not (isinstance(value, ModuleType) and is_user_module(value.__name__)):
+            break
+        value = getattr(value, attr, _MISSING + attr)
     return value
 
 

@@ -17,7 +17,12 @@ imports a ``checkpointing._*`` module). Everything is stable API:
   :func:`summarise_arguments` abbreviates inputs for cache listings;
 * **code normalisation** shared with the cell analysis: :func:`simplify` strips what
   does not change behaviour (docstrings, annotations) from a syntax tree in place, and
-  :func:`all_parameters` lists a signature's parameters.
+  :func:`all_parameters` lists a signature's parameters;
+* **scope analysis** shared with the cell analysis (:mod:`checkpointing._scope`):
+  :func:`analyse_scopes` resolves every name of a function or cell to the :class:`Scope`
+  that binds it and how (:class:`Kind`, :class:`ImportBinding`);
+  :func:`observed_attributes` finds reads of ``__name__``/``__doc__``;
+  :func:`read_imported` reads what an import binds at call time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from types import CodeType, FunctionType
 
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._normalize import all_parameters, simplify
+from checkpointing._scope import (
+    ImportBinding,
+    Kind,
+    Scope,
+    analyse_scopes,
+    observed_attributes,
+    read_imported,
+)
 from checkpointing._source import SourceFinder, find_source, register_source_finder
 from checkpointing._summary import summarise_arguments
 from checkpointing._verify import find_definition, source_matches_code
@@ -33,12 +46,18 @@ from checkpointing.events import CheckpointEvent, subscribe
 
 __all__ = [
     "CheckpointEvent",
+    "ImportBinding",
+    "Kind",
+    "Scope",
     "SourceFinder",
     "all_parameters",
+    "analyse_scopes",
     "find_definition",
     "find_source",
     "identified_source",
     "is_checkpointed",
+    "observed_attributes",
+    "read_imported",
     "register_source_finder",
     "simplify",
     "source_compiles_to",

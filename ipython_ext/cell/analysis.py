@@ -13,9 +13,17 @@ import contextlib
 import re
 import string
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from checkpointing.hooks import all_parameters, simplify
+from checkpointing.hooks import (
+    ImportBinding,
+    Kind,
+    Scope,
+    all_parameters,
+    analyse_scopes,
+    observed_attributes,
+    simplify,
+)
 
 __all__ = [
     "CellAnalysis",
@@ -55,6 +63,9 @@ class CellAnalysis:
     it. ``modified``: names whose object is changed in place by ``x[...] = ``,
     ``x.a = ``, ``x[...] += `` or ``del x[...]``. ``definitions``: restorable by running
     them again (see :class:`Definition`). ``awaits``: the cell uses top-level ``await``.
+    ``imports``: what the cell's import statements (anywhere in it) bind, as
+    ``(module[:attribute], attribute chain read)``; their values are inputs too.
+    ``observes``: which of ``__name__``, ``__qualname__``, ``__doc__`` the cell reads.
     """
 
     inputs: tuple[str, ...]
@@ -63,6 +74,8 @@ class CellAnalysis:
     modified: frozenset[str]
     definitions: tuple[Definition, ...]
     awaits: bool = False
+    imports: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    observes: frozenset[str] = frozenset()
 
 
 def analyse_cell(source: str, transform: Callable[[str], str] | None = None) -> CellAnalysis:
@@ -72,7 +85,7 @@ def analyse_cell(source: str, transform: Callable[[str], str] | None = None) -> 
     into Python so its reads count too; without it such bodies are parsed as they are.
     """
     tree = parse_cell(source)
-    analyser = _Analyser(transform or (lambda text: text))
+    analyser = _Analyser(transform or (lambda text: text), tree)
     for index, statement in enumerate(tree.body):
         analyser.top_statement(index, statement)
     return analyser.result()
@@ -82,10 +95,12 @@ def normalized_cell_code(source: str) -> str:
     """Return the cell's syntax tree without docstrings or annotations, as text.
 
     Names are kept (unlike a function's normalization): the cell binds them in the
-    user's namespace, so renaming a variable changes what the cell does.
+    user's namespace, so renaming a variable changes what the cell does. Class-body
+    annotations, signature annotations of decorated functions and (where the cell reads
+    ``__doc__``) docstrings stay: they can change what the cell does.
     """
     tree = parse_cell(source)
-    simplify(tree)
+    simplify(tree, keep_docstrings="__doc__" in observed_attributes(tree))
     return ast.dump(tree, annotate_fields=True, include_attributes=False)
 
 
@@ -110,32 +125,35 @@ def parse_cell(source: str) -> ast.Module:
     return tree
 
 
-@dataclass
-class _Scope:
-    """A function, lambda, class body or comprehension inside the cell."""
-
-    kind: str  # "function", "class" or "comprehension"
-    local: set[str]
-    declared_global: set[str] = field(default_factory=set)
-
-
 class _Analyser:
     """Walk a cell's statements in execution order, tracking which names are surely bound.
 
     Module-level reads of names not yet surely bound are inputs. Flow is approximated
     conservatively: a name bound in one branch of an ``if``, inside a loop or in a ``try``
     body counts as possibly unbound afterwards. Reads inside functions and lambdas run
-    later, at call time: those of names the cell never binds are inputs too.
+    later, when they are called: a function (or class) the cell defines is taken to be
+    called wherever the cell uses its name (or where a decorator receives it), and the
+    globals it reads, directly or through other functions of the cell, are inputs unless
+    surely bound at that point. Which scope a name belongs to is decided by
+    :mod:`checkpointing._scope`.
     """
 
-    def __init__(self, transform: Callable[[str], str]) -> None:
+    def __init__(self, transform: Callable[[str], str], tree: ast.Module) -> None:
         self.transform = transform
         self.reads: dict[str, None] = {}  # ordered set
-        self.deferred: dict[str, None] = {}
         self.bound: set[str] = set()
         self.definite: set[str] = set()
         self.modified: set[str] = set()
-        self.scopes: list[_Scope] = []
+        self.scopes: list[Scope] = []  # nested scopes; empty at module level
+        self._by_node: dict[int, Scope] = {}
+        self._trees: list[object] = []  # keeps analysed trees (and node ids) alive
+        self.imports: dict[tuple[str, tuple[str, ...]], None] = {}
+        self._module = self._adopt(tree)
+        # The globals read by the bodies of each function or class the cell defines.
+        self.body_reads: dict[str, dict[str, None]] = {}
+        self._owner: str | None = None  # the definition whose body is being read
+        self._class_assigned: dict[int, set[str]] = {}
+        self.observes: set[str] = set(observed_attributes(tree))
         # name -> index of the top-level statement that last binds it, and whether that
         # statement is a definition that can be run again.
         self.last_binding: dict[str, tuple[int, bool]] = {}
@@ -147,11 +165,33 @@ class _Analyser:
         self._maybe = 0  # > 0 inside operands that may not be evaluated
         self.awaits = False
 
+    def _adopt(self, tree: ast.Module) -> Scope:
+        """Analyse the scopes of ``tree`` (the cell, or code a magic in it runs)."""
+        scopes = analyse_scopes(tree)
+        self._trees.append(scopes)
+        self._by_node.update(scopes.by_node)
+        for scope in scopes.root.walk():
+            for bindings in scope.imports.values():
+                for binding in bindings:
+                    self._import(binding, None)
+        return scopes.root
+
+    def _import(self, binding: ImportBinding, chain: tuple[str, ...] | None) -> None:
+        """Record what ``binding`` imports (``chain`` None) or a chain read through it."""
+        if chain is None:
+            chain = ()
+        else:
+            binding, chain = binding.reached(chain)
+        spec = binding.spec(None)  # a cell is no package: relative imports fail there
+        if spec is not None:
+            self.imports.setdefault((spec, chain))
+
     def result(self) -> CellAnalysis:
         inputs = dict(self.reads)
-        for name in self.deferred:
-            if name not in self.bound:
-                inputs[name] = None
+        for reads in self.body_reads.values():
+            # Read whenever the function is called, maybe in a later cell: globals the
+            # cell never binds are inputs whether or not the cell itself calls it.
+            inputs.update((name, None) for name in reads if name not in self.bound)
         definitions = tuple(
             definition
             for index, definition in sorted(self.definitions.items())
@@ -164,6 +204,8 @@ class _Analyser:
             frozenset(self.modified),
             definitions,
             self.awaits,
+            tuple(self.imports),
+            frozenset(self.observes),
         )
 
     # -- top level ----------------------------------------------------------------
@@ -186,31 +228,53 @@ class _Analyser:
     def bind(self, name: str, surely: bool = True) -> None:
         """Record a module-level binding of ``name``."""
         if self.scopes:
-            return  # local to a nested scope (its binder already knows it)
+            if self.scopes[-1].kind == "class":
+                self._class_assigned.setdefault(id(self.scopes[-1]), set()).add(name)
+            return  # local to a nested scope (the scope analysis knows it)
         self.bound.add(name)
         if surely:
             self.definite.add(name)
         is_definition = name == self._defining and not self._embedded
         self.last_binding[name] = (self._index, is_definition)
 
-    def load(self, name: str) -> None:
-        """Record a read of ``name`` where the current scopes do not bind it."""
-        innermost = len(self.scopes) - 1
-        for depth in range(innermost, -1, -1):
-            scope = self.scopes[depth]
-            if scope.kind == "class" and depth != innermost:
-                continue  # class bodies are invisible to the scopes they contain
-            if name in scope.declared_global:
-                break
-            if name in scope.local:
-                return
-        if any(scope.kind == "function" for scope in self.scopes):
-            self.deferred.setdefault(name)  # read when the function is called
+    def _scope(self) -> Scope:
+        return self.scopes[-1] if self.scopes else self._module
+
+    def load(self, name: str, chain: tuple[str, ...] = ()) -> None:
+        """Record a read of ``name`` (with the attributes ``chain`` read from it)."""
+        scope = self._scope()
+        resolution = scope.resolve(name)
+        owner = resolution.owner
+        if owner is not None and resolution.kind is Kind.IMPORTED:
+            for binding in owner.imports.get(name, ()):
+                self._import(binding, chain)
+        if owner is not None and owner.kind != "module":
+            if not resolution.via_global:
+                return  # local to a function, lambda, comprehension or class body
+            if name in self._class_assigned.get(id(owner), ()):
+                return  # a class attribute assigned earlier in the same body
+        if any(s.kind in ("function", "lambda") for s in self.scopes):
+            self.body_reads.setdefault(self._owner or "", {})[name] = None
+            if self._owner is None and name not in self.definite:
+                self.reads.setdefault(name)  # an anonymous function, maybe called right away
             return
         if self._collect is not None:
             self._collect.add(name)
         if name not in self.definite:
             self.reads.setdefault(name)
+        if name in self.body_reads:
+            self.use(name)
+
+    def use(self, name: str) -> None:
+        """Record that the function or class ``name`` of the cell may be called now."""
+        pending, seen = [name], {name}
+        while pending:
+            for read in self.body_reads.get(pending.pop(), ()):
+                if read not in self.definite:
+                    self.reads.setdefault(read)
+                if read in self.body_reads and read not in seen:
+                    seen.add(read)
+                    pending.append(read)
 
     def modify(self, target: ast.expr) -> None:
         """Record that the object named at the base of ``x[...]``/``x.a`` is changed."""
@@ -242,25 +306,42 @@ class _Analyser:
         if node.returns is not None:
             self.expr(node.returns)
         self.bind(node.name)
-        local, declared, outer = _bound_in(node.body)
-        local |= {arg.arg for arg in all_parameters(node.args)}
-        self.scopes.append(_Scope("function", local - declared - outer, declared))
-        self.block(node.body)
-        self.scopes.pop()
+        self._body(node, node.name, list(node.body))
+        if node.decorator_list and not self.scopes:
+            self.use(node.name)  # the decorator receives the function and may call it
 
     stmt_AsyncFunctionDef = stmt_FunctionDef
 
     def stmt_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.expr(expr)
-        local, declared, outer = _bound_in(node.body)
-        self.scopes.append(_Scope("class", local - declared - outer, declared))
-        self.block(node.body)
-        self.scopes.pop()
+        self._body(node, node.name, list(node.body))
         self.bind(node.name)
+        if node.decorator_list and not self.scopes:
+            self.use(node.name)
+
+    def _body(self, node: ast.AST, name: str | None, body: list[ast.AST]) -> None:
+        """Walk the body of a nested scope; a top-level definition owns what it reads."""
+        owner = self._owner
+        if not self.scopes and name is not None:
+            self._owner = name
+        self.scopes.append(self._by_node[id(node)])
+        try:
+            for child in body:
+                if isinstance(child, ast.stmt):
+                    self.statement(child)
+                else:
+                    self.expr(child)
+        finally:
+            self.scopes.pop()
+            self._owner = owner
 
     def stmt_Assign(self, node: ast.Assign) -> None:
-        self.expr(node.value)
+        named = _definition_name(node) if not self.scopes else None
+        if named is not None and isinstance(node.value, ast.Lambda):
+            self._lambda(node.value, named)  # ``f = lambda ...``: a definition of ``f``
+        else:
+            self.expr(node.value)
         for target in node.targets:
             self.target(target)
 
@@ -442,58 +523,65 @@ class _Analyser:
             self.modify(node)
         self.children(node)
 
-    expr_Attribute = expr_Subscript
+    def expr_Attribute(self, node: ast.Attribute) -> None:
+        chain: list[str] = []
+        base: ast.expr = node
+        while isinstance(base, ast.Attribute):
+            chain.append(base.attr)
+            base = base.value
+        if not isinstance(node.ctx, ast.Load):
+            self.modify(node)
+        if isinstance(base, ast.Name) and isinstance(base.ctx, ast.Load):
+            self.load(base.id, tuple(reversed(chain)))  # ``module.f``: f is read too
+        else:
+            self.expr(base)
 
     def expr_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.expr(node.value)
         # The walrus binds in the nearest scope that is not a comprehension.
         surely = self._maybe == 0 and not (self.scopes and self.scopes[-1].kind == "comprehension")
+        home = self._scope().walrus_home()
         saved = self.scopes
-        while self.scopes and self.scopes[-1].kind == "comprehension":
-            self.scopes = self.scopes[:-1]
+        self.scopes = self.scopes[: self.scopes.index(home) + 1] if home in self.scopes else []
         try:
             self.bind(node.target.id, surely)
         finally:
             self.scopes = saved
 
     def expr_Lambda(self, node: ast.Lambda) -> None:
+        self._lambda(node, None)
+
+    def _lambda(self, node: ast.Lambda, name: str | None) -> None:
         for expr in [*node.args.defaults, *node.args.kw_defaults]:
             if expr is not None:
                 self.expr(expr)
-        local = {arg.arg for arg in all_parameters(node.args)} | _walrus_targets(node.body)
-        self.scopes.append(_Scope("function", local))
-        self.expr(node.body)
-        self.scopes.pop()
+        self._body(node, name, [node.body])
 
     def expr_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
-        self._comprehension(node.generators, [node.elt])
+        self._comprehension(node, node.generators, [node.elt])
 
     expr_SetComp = expr_ListComp
     expr_GeneratorExp = expr_ListComp
 
     def expr_DictComp(self, node: ast.DictComp) -> None:
-        self._comprehension(node.generators, [node.key, node.value])
+        self._comprehension(node, node.generators, [node.key, node.value])
 
     def expr_Await(self, node: ast.Await) -> None:
         self._await()
         self.children(node)
 
-    def _comprehension(self, generators: list[ast.comprehension], results: list[ast.expr]) -> None:
+    def _comprehension(
+        self, node: ast.AST, generators: list[ast.comprehension], results: list[ast.expr]
+    ) -> None:
         if any(generator.is_async for generator in generators):
             self._await()
         self.expr(generators[0].iter)  # evaluated in the enclosing scope
-        local: set[str] = set()
-        for generator in generators:
-            local |= _names_in(generator.target)
-        self.scopes.append(_Scope("comprehension", local))
+        inside: list[ast.AST] = []
         for position, generator in enumerate(generators):
             if position:
-                self.expr(generator.iter)
-            for condition in generator.ifs:
-                self.expr(condition)
-        for result in results:
-            self.expr(result)
-        self.scopes.pop()
+                inside.append(generator.iter)
+            inside.extend(generator.ifs)
+        self._body(node, None, [*inside, *results])
 
     def expr_Call(self, node: ast.Call) -> None:
         self.children(node)
@@ -538,6 +626,8 @@ class _Analyser:
             tree = parse_cell(text)
         except (SyntaxError, ValueError):
             return
+        self._adopt(tree)
+        self.observes |= observed_attributes(tree)
         self._embedded += 1
         try:
             self.block(tree.body)
@@ -571,54 +661,3 @@ def _ipython_call(node: ast.Call) -> str | None:
     ):
         return func.attr
     return None
-
-
-def _names_in(node: ast.AST) -> set[str]:
-    return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
-
-
-def _walrus_targets(node: ast.AST) -> set[str]:
-    """Return walrus targets in ``node`` outside nested functions (they bind in its scope)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.NamedExpr) and isinstance(current.target, ast.Name):
-            found.add(current.target.id)
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
-                stack.append(child)
-    return found
-
-
-def _bound_in(body: list[ast.stmt]) -> tuple[set[str], set[str], set[str]]:
-    """Return the names a function or class body binds, declares global and nonlocal."""
-    bound: set[str] = set()
-    declared: set[str] = set()
-    outer: set[str] = set()
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-            stack.extend(node.decorator_list)
-            continue
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
-            bound |= _walrus_targets(node)
-            continue
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, ast.alias) and node.name != "*":
-            bound.add(node.asname or node.name.partition(".")[0])
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound.add(node.rest)
-        elif isinstance(node, ast.Global):
-            declared.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            outer.update(node.names)
-        stack.extend(ast.iter_child_nodes(node))
-    return bound, declared, outer

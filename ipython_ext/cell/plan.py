@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkpointing.cache.base import CacheBase
-from checkpointing.hooks import value_digest
+from checkpointing.hooks import read_imported, value_digest
 from ipython_ext.cell.analysis import CellAnalysis
 from ipython_ext.cell.recording import NOTHING
 
@@ -100,6 +100,16 @@ def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> d
             digests[name] = digest_of(ns[name])
         except Exception as exc:  # any failure means: no key
             raise Unhashable(name, ns[name], exc) from exc
+    for spec, chain in analysis.imports:
+        # What the cell's imports bind (a project module's code) is an input too.
+        if spec.partition(":")[0].partition(".")[0] in options.exclude:
+            continue
+        label = "import " + ".".join((spec, *chain))
+        value = read_imported(spec, chain)
+        try:
+            digests[label] = digest_of(value)
+        except Exception as exc:
+            raise Unhashable(label, value, exc) from exc
     return digests
 
 
