@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 
+import xxhash
+
 from checkpointing._classify import is_user_module
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "ScopeTree",
     "all_parameters",
     "analyse_scopes",
+    "module_file_digest",
     "observed_attributes",
     "read_import",
     "read_imported",
@@ -406,6 +409,24 @@ IMPORTED = -2
 # Stands for a module that cannot be imported: a plain string, the same in every process.
 _MISSING = "\x00checkpointing:missing-module:"
 _failed_imports: dict[str, list[str]] = {}
+_OWN = ("checkpointing", "ipython_ext")  # this tool's packages are never user code
+
+
+def module_file_digest(spec: str) -> str:
+    """Return a digest of the source file of the module ``spec`` names (or ``""``).
+
+    The fallback identity of a user module whose imported value cannot be hashed:
+    edits to that file are still seen.
+    """
+    module = sys.modules.get(spec.partition(":")[0])
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            return xxhash.xxh3_128_hexdigest(handle.read())
+    except OSError:
+        return ""
 
 
 def read_import(spec: str) -> object:
@@ -424,8 +445,8 @@ def read_import(spec: str) -> object:
         module = _import(module_name)
         if module is None:
             return _MISSING + module_name
-    if not attribute or not is_user_module(module_name):
-        return module
+    if not attribute or not is_user_module(module_name) or module_name.startswith(_OWN):
+        return module  # a library (or this tool): its version identifies what it provides
     value = getattr(module, attribute, _MISSING)
     if value is _MISSING:
         # ``from package import submodule`` imports the submodule when it is not an attribute.

@@ -36,6 +36,7 @@ from checkpointing._scope import (
     Kind,
     Scope,
     analyse_scopes,
+    module_file_digest,
     observed_attributes,
     read_imported,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "find_source",
     "identified_source",
     "is_checkpointed",
+    "module_file_digest",
     "observed_attributes",
     "read_imported",
     "register_source_finder",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkpointing.cache.base import CacheBase
-from checkpointing.hooks import read_imported, value_digest
+from checkpointing.hooks import module_file_digest, read_imported, value_digest
 from ipython_ext.cell.analysis import CellAnalysis
 from ipython_ext.cell.recording import NOTHING
 
@@ -105,11 +105,10 @@ def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> d
         if spec.partition(":")[0].partition(".")[0] in options.exclude:
             continue
         label = "import " + ".".join((spec, *chain))
-        value = read_imported(spec, chain)
         try:
-            digests[label] = digest_of(value)
-        except Exception as exc:
-            raise Unhashable(label, value, exc) from exc
+            digests[label] = digest_of(read_imported(spec, chain))
+        except Exception:  # noqa: BLE001 - the module's file still identifies it
+            digests[label] = "file:" + module_file_digest(spec)
     return digests
 
 
