@@ -21,6 +21,7 @@ from typing import Any
 import xxhash
 
 from checkpointing._classify import is_user_module
+from checkpointing._code_table import CodeTable
 from checkpointing._normalize import FreeName, normalize_function
 from checkpointing._scope import IMPORTED, read_import
 from checkpointing._source import find_source
@@ -65,19 +66,14 @@ class CodeProfile:
     observes: frozenset[str] = frozenset()
 
 
-# Keyed by identity: equal code objects from different files may have different
-# sources. The code object is kept so its id cannot be reused while the entry exists.
-_profiles: dict[int, tuple[CodeType, CodeProfile]] = {}
+# Keyed by code identity (equal code objects from different files may have different
+# sources), bounded by the functions alive: see checkpointing._code_table.
+_profiles: CodeTable[CodeProfile] = CodeTable(lambda func: _build_profile(func))
 
 
 def profile_of(func: FunctionType) -> CodeProfile:
     """Return the profile of ``func``'s code, building it on first use."""
-    code = func.__code__
-    entry = _profiles.get(id(code))
-    if entry is None:
-        entry = (code, _build_profile(func))
-        _profiles[id(code)] = entry
-    return entry[1]
+    return _profiles.get(func)
 
 
 # Profiles built from source by the process that pickled a function by value (see

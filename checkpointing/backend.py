@@ -67,7 +67,7 @@ def resolve_cache(spec: object = None, *, label: str = "cache") -> CacheBase:
     if missing:
         raise TypeError(
             f"{label} must be a CacheBase instance, an object with save() and retrieve(), a "
-            f"backend name or a URL; {spec!r} lacks {' and '.join(missing)}()"
+            f"backend name or a URL; {spec!r} lacks {' and '.join(m + '()' for m in missing)}"
         )
     return SaveRetrieveCache(spec)  # type: ignore[arg-type]  # checked just above
 

@@ -78,7 +78,7 @@ class DecoratorCheckpoint:
     """
 
     def __init__(self, identifier: Identifier, cache: Any, on_error: str | None = None) -> None:
-        from checkpointing.backend import resolve_cache
+        from checkpointing.backend import SaveRetrieveCache, resolve_cache
 
         if isinstance(identifier, type):
             raise TypeError(
@@ -92,7 +92,9 @@ class DecoratorCheckpoint:
             )
         self.identifier = identifier
         self.store: CacheBase = resolve_cache(cache, label="cache")
-        self.cache = cache  # as given: what ``wrapper.cache`` shows the user
+        # What ``wrapper.cache`` shows: the cache itself, or the user's own object when
+        # it had to be adapted (never the adapter, nor a backend name).
+        self.cache: Any = cache if isinstance(self.store, SaveRetrieveCache) else self.store
         self.on_error = validate_on_error(
             on_error if on_error is not None else defaults["checkpoint.on_error"]
         )
@@ -141,7 +143,6 @@ def checkpoint(
     if cache is not None:
         if directory is not None or cache_pickle_protocol is not None:
             raise ValueError("pass either cache= or directory=/cache_pickle_protocol=, not both")
-        cache = resolve_cache(cache, label="cache")
     elif directory is not None or cache_pickle_protocol is not None:
         from checkpointing.cache.pickle_file import PickleFileCache
 
