@@ -18,14 +18,17 @@ reads its source itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import FunctionType, MethodType, ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from checkpointing._classify import is_user_module
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._profile import CodeProfile, code_key, free_values, profile_of, receive_profiles
 
-__all__ = ["SHIPPED_ATTRIBUTE", "ShippedProfiles"]
+__all__ = ["SHIPPED_ATTRIBUTE", "ShippedProfiles", "build_after_profiles"]
+
+T = TypeVar("T")
 
 # The attribute of a checkpointed wrapper that carries its profiles when pickled by value.
 SHIPPED_ATTRIBUTE = "__checkpointing_profiles__"
@@ -48,6 +51,17 @@ class ShippedProfiles:
     def __reduce__(self) -> tuple[Any, ...]:
         profiles = self._profiles if self._func is None else collect_profiles(self._func)
         return (_receive, (profiles,))
+
+
+def build_after_profiles(
+    profiles: ShippedProfiles, factory: Callable[..., T], arguments: tuple[Any, ...]
+) -> T:
+    """Return ``factory(*arguments)``; unpickling ``profiles`` first installed them.
+
+    An object that analyses its function when built (the decorator's per-function
+    state) pickles through this, so the analysis finds the sender's profiles.
+    """
+    return factory(*arguments)
 
 
 def _receive(profiles: dict[bytes, CodeProfile]) -> ShippedProfiles:

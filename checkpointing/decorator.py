@@ -195,8 +195,12 @@ class _Checkpointed:
         self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error)
 
     def __reduce__(self) -> tuple[Any, ...]:
+        from checkpointing._shipping import ShippedProfiles, build_after_profiles
+
         engine = self.engine
-        return (_Checkpointed, (self.func, self.identifier, engine.cache, engine.on_error))
+        arguments = (self.func, self.identifier, engine.cache, engine.on_error)
+        # The profiles unpickle first, so the copy's profile_of finds the sender's.
+        return (build_after_profiles, (ShippedProfiles(self.func), _Checkpointed, arguments))
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
         """Return the context id of a call; ``None`` if it is wrong or cannot be identified."""
