@@ -149,6 +149,12 @@ def _plain(value: object) -> bool:
     )
 
 
+def _slot_names(kind: type) -> tuple[str, ...]:
+    slots = vars(kind).get("__slots__", ())
+    names = (slots,) if isinstance(slots, str) else tuple(slots)
+    return tuple(name for name in names if name not in ("__dict__", "__weakref__"))
+
+
 def resolve(ns: dict[str, Any], path: Path) -> Any:
     """Follow ``path`` in ``ns``; raise ``LookupError`` if it leads nowhere."""
     name, steps = path
@@ -179,7 +185,21 @@ def resettable(value: object) -> bool:
     numpy = sys.modules.get("numpy")
     if numpy is not None and kind is numpy.ndarray:
         return bool(value.flags.writeable)  # type: ignore[attr-defined]
-    return _plain(value) or _stateful(value)
+    return _plain(value) or _slotted(value) or _stateful(value)
+
+
+def _slotted(value: object) -> bool:
+    """Tell whether ``value`` pickles by default from ``__slots__`` (and maybe a dict)."""
+    kind = type(value)
+    return (
+        not isinstance(value, type)
+        and kind.__module__ != "builtins"
+        and kind.__reduce_ex__ is object.__reduce_ex__
+        and kind.__reduce__ is object.__reduce__
+        and getattr(kind, "__getstate__", object.__getstate__) is object.__getstate__
+        and getattr(kind, "__setstate__", None) is None
+        and any("__slots__" in vars(base) for base in kind.__mro__[:-1])
+    )
 
 
 def _stateful(value: object) -> bool:
@@ -213,6 +233,15 @@ def state_of(value: Any) -> Any:
         return value.copy()
     if _plain(value):
         return dict(vars(value))
+    if _slotted(value):
+        attributes = dict(getattr(value, "__dict__", {}))
+        slots = {
+            name: getattr(value, name)
+            for base in type(value).__mro__[:-1]
+            for name in _slot_names(base)
+            if hasattr(value, name)
+        }
+        return ("slots", attributes, slots)
     return value.__getstate__()
 
 
@@ -232,6 +261,13 @@ def write_state(value: Any, state: Any) -> None:
         attributes = vars(value)
         attributes.clear()
         attributes.update(state)
+    elif _slotted(value):
+        _, attributes, slots = state
+        if hasattr(value, "__dict__"):
+            vars(value).clear()
+            vars(value).update(attributes)
+        for name, item in slots.items():
+            setattr(value, name, item)
     else:
         value.__setstate__(state)
 

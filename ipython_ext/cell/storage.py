@@ -170,6 +170,7 @@ def build_entry(
     try:
         variables, buffers = dump(payload, refs, out_of_band)
     except Exception as exc:  # name what failed
+        _refuse_unstorable_changes(payload, refs, [name for name, *_ in attributes])
         culprit = _culprit(payload, refs)
         if culprit != _LAST:
             raise _unpicklable(culprit, payload, exc) from exc
@@ -364,15 +365,39 @@ def _bound(statement: ast.stmt) -> list[str]:
     return []
 
 
+def _storable(value: Any, refs: Refs) -> bool:
+    try:
+        dump(value, Refs(refs.existing, refs.made, refs.pure, {}), out_of_band=False)
+    except Exception:  # noqa: BLE001 - any failure means: cannot be stored
+        return False
+    return True
+
+
+def _refuse_unstorable_changes(payload: dict[str, Any], refs: Refs, owners: list[str]) -> None:
+    """Name a setting or library state the cell changed that cannot be stored (warned once)."""
+    changed: list[tuple[str, Any]] = []
+    for module, steps, value in payload["chains"]:
+        path = "".join(f".{key}" if kind == "a" else f"[{key!r}]" for kind, key in steps)
+        changed.append((module + path, value))
+    for owner, (_, attribute, item) in zip(owners, payload["attributes"], strict=True):
+        changed.append((f"{owner}.{attribute}", item))
+    changed.extend(payload["ambient"].items())
+    for label, value in changed:
+        if not _storable(value, refs):
+            raise NotStorable(
+                f"not cached: it changes {label}, which cannot be stored, so a replay would "
+                "lose it. Make that change in another cell.",
+                once=True,
+            )
+
+
 def _culprit(payload: dict[str, Any], refs: Refs) -> str:
     """Return the variable (or ``_LAST``) that cannot be pickled, else ``""``."""
     parts: dict[str, Any] = {**payload["variables"]}
     if "last" in payload:
         parts[_LAST] = payload["last"]
     for name, item in parts.items():
-        try:
-            dump(item, Refs(refs.existing, refs.made, refs.pure, {}), out_of_band=False)
-        except Exception:  # noqa: BLE001 - this is the one
+        if not _storable(item, refs):
             return str(name)
     return ""
 

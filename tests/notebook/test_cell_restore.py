@@ -68,6 +68,12 @@ def hit_matches_run(shell: Any, tmp_path: Any, setup: str, body: str, probe: str
             "True [1, 2] True b'abc'\n",
         ),
         (
+            "class P:\n    __slots__ = ('x', 'y')\np = P()\np.x = 1\nq = p\nbag = [p]",
+            "p.x = 2\np.y = [p.x]\n",
+            "print(q is p, bag[0] is p, q.x, q.y)",
+            "True True 2 [2]\n",
+        ),
+        (
             "import numpy as np\nimage = np.zeros(4)\nsame = image",
             "image[1:3] = 5\nhalf = image[:2]\n",
             "half[0] = 1\nprint(same is image, same.tolist())",
@@ -112,3 +118,19 @@ def test_a_function_defined_in_a_block_is_not_cached_with_a_reason(shell, tmp_pa
     with pytest.warns(CheckpointingWarning, match="inside a block.*top level"):
         ok(shell, "%%checkpoint\nif True:\n    def f():\n        return 1\n")
     assert shell.user_ns["f"]() == 1
+
+
+def test_a_setting_that_cannot_be_stored_warns_once_and_runs(shell, tmp_path):
+    """A module setting whose value cannot be pickled: one short warning, the cell runs."""
+    from checkpointing import CheckpointingWarning
+
+    body = "%%checkpoint\n" + COUNT + "import threading, json\njson.LOCK = threading.Lock()\n"
+    with pytest.warns(CheckpointingWarning, match=r"changes json\.LOCK, which cannot be stored"):
+        ok(shell, body)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok(shell, body)  # said once per session
+    assert (tmp_path / "runs.txt").read_text() == "xx"
+    import json
+
+    del json.LOCK  # type: ignore[attr-defined]
