@@ -35,6 +35,7 @@ from typing import Any
 
 from checkpointing._classify import is_user_module, package_version
 from checkpointing._profile import code_identity, free_values, profile_of
+from checkpointing._scope import observed_extras
 from checkpointing._tokens import Handler, TokenContext, find_handler, module_extra
 
 __all__ = [
@@ -109,6 +110,7 @@ def _function_token(context: TokenContext, func: FunctionType) -> Any:
     earlier = context.first_visit(func)
     if earlier is not None:
         return ("seen-function", profile.digest, earlier)
+    observed = observed_extras(func, profile.observes)  # names, if code reads them
     values = free_values(func, profile)
     subclasses = subclass_dependencies(func, values) or None
     return (
@@ -119,6 +121,7 @@ def _function_token(context: TokenContext, func: FunctionType) -> Any:
         values,
         func.__dict__ or None,
         subclasses,
+        *((observed,) if observed else ()),
     )
 
 
@@ -140,7 +143,9 @@ def _class_token(context: TokenContext, cls: type) -> Any:
     subclasses = None
     if any(_reads_subclasses(code) for code in _member_codes(members)):
         subclasses = discovered_subclasses((cls,))
-    return ("class", cls.__name__, cls.__bases__, metaclass, members, subclasses)
+    observed = observed_extras(cls)  # qualified name and docstring, if code reads them
+    token = ("class", cls.__name__, cls.__bases__, metaclass, members, subclasses)
+    return (*token, observed) if observed else token
 
 
 # -- plugins found through __subclasses__() -------------------------------------------

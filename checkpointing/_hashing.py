@@ -30,6 +30,7 @@ import xxhash
 
 from checkpointing import _array_tokens, _frame_tokens, _tokens
 from checkpointing._code_tokens import WRAPPED_ATTRIBUTE, classify
+from checkpointing._scope import ObservedNames, observing, stop_observing
 
 # Imported for their lazy registrations (numpy and pandas are imported only when met).
 _LIBRARY_TOKENS = (_array_tokens, _frame_tokens)
@@ -80,16 +81,31 @@ def hasher_factory(algorithm: str) -> HasherFactory:
 
 
 def hash_values(
-    value: object, new_hasher: HasherFactory, protocol: int, prefix: bytes = b""
+    value: object,
+    new_hasher: HasherFactory,
+    protocol: int,
+    prefix: bytes = b"",
+    observed: ObservedNames | None = None,
 ) -> Hasher:
     """Hash ``prefix`` then ``value`` canonically; return the hash, ready for ``hexdigest()``.
 
-    ``prefix`` is for constant parts of a key, which need no serialising.
+    ``prefix`` is for constant parts of a key, which need no serialising. ``observed``
+    says which function and class names or docstrings count (see
+    :class:`~checkpointing._scope.ObservedNames`); it may grow while hashing.
     """
+    observed = observed if observed is not None else ObservedNames()
+    token = observing(observed)
     try:
-        return _hash(value, new_hasher, protocol, frozenset(), prefix, fast=True)
-    except _Cyclic:
-        return _hash(value, new_hasher, protocol, frozenset(), prefix, fast=False)
+        while True:
+            try:
+                result = _hash(value, new_hasher, protocol, frozenset(), prefix, fast=True)
+            except _Cyclic:
+                result = _hash(value, new_hasher, protocol, frozenset(), prefix, fast=False)
+            if not observed.stale:
+                return result
+            observed.restart()  # a name read was found late: hash again with it
+    finally:
+        stop_observing(token)
 
 
 class _Cyclic(Exception):

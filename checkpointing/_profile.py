@@ -119,6 +119,7 @@ def _build_profile(func: FunctionType) -> CodeProfile:
         source = None
         text = "code:" + repr(code_identity(code))
         free_names = _code_free_names(code)
+        observes = _code_observes(code)
     cells = {name: index for index, name in enumerate(code.co_freevars)}
     plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
     plan += tuple((IMPORTED, spec, chain) for spec, chain in imports)
@@ -135,6 +136,21 @@ def _package_of(func: FunctionType) -> str | None:
         spec = namespace.get("__spec__")
         package = getattr(spec, "parent", None)
     return package if isinstance(package, str) else None
+
+
+_OBSERVABLE = frozenset({"__name__", "__qualname__", "__doc__"})
+
+
+def _code_observes(code: CodeType) -> frozenset[str]:
+    """Return which of ``__name__``/``__qualname__``/``__doc__`` ``code`` (or nested code) reads."""
+    found: set[str] = set()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        found.update(_OBSERVABLE.intersection(current.co_names))
+        found.update(c for c in current.co_consts if isinstance(c, str) and c in _OBSERVABLE)
+        stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    return frozenset(found)
 
 
 _CODE_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200  # semantics, not origin

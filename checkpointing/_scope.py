@@ -35,6 +35,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -46,6 +47,7 @@ __all__ = [
     "IMPORTED",
     "ImportBinding",
     "Kind",
+    "ObservedNames",
     "Resolution",
     "Scope",
     "ScopeTree",
@@ -53,8 +55,11 @@ __all__ = [
     "analyse_scopes",
     "module_file_digest",
     "observed_attributes",
+    "observed_extras",
+    "observing",
     "read_import",
     "read_imported",
+    "stop_observing",
 ]
 
 ScopeNode = (
@@ -400,6 +405,60 @@ def observed_attributes(node: ast.AST) -> frozenset[str]:
         elif isinstance(sub, ast.Constant) and sub.value in _OBSERVABLE:
             found.add(sub.value)  # getattr(f, "__name__") and the like
     return frozenset(found)
+
+
+# -- names and docstrings observed while a key is hashed ------------------------------
+
+
+class ObservedNames:
+    """Which of ``__name__``, ``__qualname__``, ``__doc__`` the code being hashed reads.
+
+    Function and class names and docstrings are cosmetic unless some reached code reads
+    them (a dict of metrics keyed by ``f.__name__``). The set grows as the hasher meets
+    functions whose code reads them; if it grows after a function or class was already
+    hashed without them, the key is ``stale`` and the hasher starts again with the full
+    set, so the result never depends on the order values are met in.
+    """
+
+    __slots__ = ("_used", "attributes", "stale")
+
+    def __init__(self, attributes: frozenset[str] = frozenset()) -> None:
+        self.attributes = attributes
+        self.stale = False
+        self._used = False
+
+    def extras(self, obj: object, reads: frozenset[str] = frozenset()) -> tuple[object, ...] | None:
+        """Note what ``obj``'s code ``reads``; return ``obj``'s observed names and docs."""
+        if not reads <= self.attributes:
+            self.attributes |= reads
+            self.stale = self._used
+        self._used = True
+        if not self.attributes:
+            return None
+        return tuple(getattr(obj, name, None) for name in sorted(self.attributes))
+
+    def restart(self) -> None:
+        """Begin hashing again, with every attribute found so far."""
+        self.stale = self._used = False
+
+
+_observed: ContextVar[ObservedNames | None] = ContextVar("checkpointing_observed", default=None)
+
+
+def observing(observed: ObservedNames) -> object:
+    """Make ``observed`` the set token functions consult; pass the result to ``reset``."""
+    return _observed.set(observed)
+
+
+def stop_observing(token: object) -> None:
+    """Undo :func:`observing`."""
+    _observed.reset(token)  # type: ignore[arg-type]
+
+
+def observed_extras(obj: object, reads: frozenset[str] = frozenset()) -> tuple[object, ...] | None:
+    """Return the observed names/docstring of ``obj`` for its token (``None``: none count)."""
+    observed = _observed.get()
+    return None if observed is None else observed.extras(obj, reads)
 
 
 # -- reading what an import binds, at call time ---------------------------------------

@@ -22,7 +22,8 @@ imports a ``checkpointing._*`` module). Everything is stable API:
   :func:`analyse_scopes` resolves every name of a function or cell to the :class:`Scope`
   that binds it and how (:class:`Kind`, :class:`ImportBinding`);
   :func:`observed_attributes` finds reads of ``__name__``/``__doc__``;
-  :func:`read_imported` reads what an import binds at call time.
+  :func:`read_imported` reads what an import binds at call time; an
+  :class:`ObservedNames` passed to :func:`value_digest` makes names and docstrings count.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from checkpointing._normalize import all_parameters, simplify
 from checkpointing._scope import (
     ImportBinding,
     Kind,
+    ObservedNames,
     Scope,
     analyse_scopes,
     module_file_digest,
@@ -49,6 +51,7 @@ __all__ = [
     "CheckpointEvent",
     "ImportBinding",
     "Kind",
+    "ObservedNames",
     "Scope",
     "SourceFinder",
     "all_parameters",
@@ -100,14 +103,16 @@ def source_compiles_to(source: str, code: CodeType) -> bool:
     return node is not None and source_matches_code(node, code, source)
 
 
-def value_digest(value: object) -> str:
+def value_digest(value: object, observed: ObservedNames | None = None) -> str:
     """Return the hex digest of ``value`` as call keys hash values (``defaults["hash.*"]``).
 
     User functions and classes count by their code, arrays and frames by content. Raises
-    when the value cannot be hashed deterministically.
+    when the value cannot be hashed deterministically. ``observed``: which names and
+    docstrings of functions and classes count (see :class:`ObservedNames`; it may grow).
     """
     from checkpointing._hashing import hash_values, hasher_factory
     from checkpointing.config import defaults
 
     new_hasher = hasher_factory(defaults["hash.algorithm"])
-    return hash_values(value, new_hasher, defaults["hash.pickle_protocol"]).hexdigest()
+    protocol = defaults["hash.pickle_protocol"]
+    return hash_values(value, new_hasher, protocol, observed=observed).hexdigest()

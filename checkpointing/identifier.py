@@ -10,6 +10,7 @@ from typing import Any
 from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
 from checkpointing._profile import free_values
+from checkpointing._scope import ObservedNames
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
 from checkpointing.exceptions import IdentificationError
@@ -69,8 +70,11 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         discovered = subclass_dependencies(context.function, values)
         if discovered:  # plugins found through Base.__subclasses__()
             key = (*key, discovered)
+        # Names and docstrings count where the code reads them (f.__name__, __doc__).
+        observed = ObservedNames(profile.observes)
         try:
-            return hash_values(key, self._new_hasher, self.pickle_protocol, prefix).hexdigest()
+            digest = hash_values(key, self._new_hasher, self.pickle_protocol, prefix, observed)
+            return digest.hexdigest()
         except Exception as exc:
             raise IdentificationError(self._explain(context, values, exc)) from exc
 

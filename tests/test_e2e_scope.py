@@ -482,3 +482,78 @@ def test_renamed_local_read_by_eval_reruns(tmp_path: Path) -> None:
         template.replace("{name}", "total"),
         "Running\n200\n",
     )
+
+
+# --- names and docstrings read by the code (item 9) ----------------------------------------
+
+NAME_READERS = {
+    "dict keyed by __name__": (
+        "@checkpoint()\ndef foo(x):\n    print('Running')\n"
+        "    return {f.__name__: f(x) for f in METRICS}\n"
+    ),
+    "helper reads the names, list read first": (
+        "def report(fs, x):\n    return {f.__name__: f(x) for f in fs}\n\n"
+        "@checkpoint()\ndef foo(x):\n    print('Running')\n"
+        "    fs = METRICS\n    return report(fs, x)\n"
+    ),
+    "getattr __qualname__": (
+        "@checkpoint()\ndef foo(x):\n    print('Running')\n"
+        "    return {getattr(f, '__qualname__'): f(x) for f in METRICS}\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("reader", NAME_READERS.values(), ids=NAME_READERS)
+def test_renamed_function_whose_name_is_read_reruns(tmp_path: Path, reader: str) -> None:
+    """Renaming a function whose ``__name__`` the code reads gives a new result."""
+
+    def script(name: str) -> str:
+        return (
+            "from checkpointing import checkpoint\n\n"
+            f"def {name}(x):\n    return x + 1\n\n"
+            f"METRICS = [{name}]\n\n{reader}\nprint(foo(1))\n"
+        )
+
+    run_steps(
+        tmp_path,
+        Step(script("plus_one"), "Running\n{'plus_one': 2}\n"),
+        Step(script("plus_one"), "{'plus_one': 2}\n"),
+        Step(script("increment"), "Running\n{'increment': 2}\n"),
+    )
+
+
+def test_renamed_function_whose_name_is_not_read_hits(tmp_path: Path) -> None:
+    """Without a read of ``__name__`` a renamed helper in a list still hits."""
+
+    def script(name: str) -> str:
+        return (
+            "from checkpointing import checkpoint\n\n"
+            f"def {name}(x):\n    return x + 1\n\nMETRICS = [{name}]\n\n"
+            "@checkpoint()\ndef foo(x):\n    print('Running')\n"
+            "    return [f(x) for f in METRICS]\n\nprint(foo(1))\n"
+        )
+
+    check_case(tmp_path, script("plus_one"), "Running\n[2]\n", script("increment"), "[2]\n")
+
+
+@pytest.mark.parametrize("kind", ["function", "class"])
+def test_edited_docstring_that_is_read_reruns(tmp_path: Path, kind: str) -> None:
+    """A docstring the code reads (``__doc__``) is part of the result; unread ones are not."""
+    definition = "def helper():\n" if kind == "function" else "class helper:\n"
+
+    def script(doc: str, read: bool) -> str:
+        body = "helper.__doc__" if read else "1"
+        return (
+            "from checkpointing import checkpoint\n\n"
+            f"{definition}    '''{doc}'''\n\n"
+            f"@checkpoint()\ndef foo():\n    print('Running')\n    return {body}\n\n"
+            "print(foo())\n"
+        )
+
+    run_steps(
+        tmp_path,
+        Step(script("Old.", True), "Running\nOld.\n"),
+        Step(script("New.", True), "Running\nNew.\n"),
+        Step(script("Old.", False), "Running\n1\n"),
+        Step(script("New.", False), "1\n"),
+    )

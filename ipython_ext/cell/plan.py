@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkpointing.cache.base import CacheBase
-from checkpointing.hooks import module_file_digest, read_imported, value_digest
+from checkpointing.hooks import ObservedNames, module_file_digest, read_imported, value_digest
 from ipython_ext.cell.analysis import CellAnalysis
 from ipython_ext.cell.recording import NOTHING
 
@@ -85,7 +85,23 @@ class Unhashable(Exception):
 
 
 def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> dict[str, str]:
-    """Hash each input's current value; inputs without a value hash as absent."""
+    """Hash each input's current value; inputs without a value hash as absent.
+
+    Names and docstrings of functions and classes count where the cell, or code it
+    reaches, reads them; if such a read is met late, every input is hashed again.
+    """
+    observed = ObservedNames(analysis.observes)
+    while True:
+        start = observed.attributes
+        digests = _digests(shell, analysis, options, observed)
+        if observed.attributes == start:
+            return digests
+        observed = ObservedNames(observed.attributes)
+
+
+def _digests(
+    shell: Any, analysis: CellAnalysis, options: CellOptions, observed: ObservedNames
+) -> dict[str, str]:
     ns = shell.user_ns
     names = (set(analysis.inputs) | set(options.inputs)) - set(options.exclude)
     digests: dict[str, str] = {}
@@ -97,7 +113,7 @@ def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> d
                 digests[name] = ABSENT
             continue
         try:
-            digests[name] = digest_of(ns[name])
+            digests[name] = digest_of(ns[name], observed)
         except Exception as exc:  # any failure means: no key
             raise Unhashable(name, ns[name], exc) from exc
     for spec, chain in analysis.imports:
@@ -106,7 +122,7 @@ def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> d
             continue
         label = "import " + ".".join((spec, *chain))
         try:
-            digests[label] = digest_of(read_imported(spec, chain))
+            digests[label] = digest_of(read_imported(spec, chain), observed)
         except Exception:  # noqa: BLE001 - the module's file still identifies it
             digests[label] = "file:" + module_file_digest(spec)
     return digests
@@ -133,6 +149,6 @@ def is_ipython_name(shell: Any, name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-def digest_of(value: object) -> str:
+def digest_of(value: object, observed: ObservedNames | None = None) -> str:
     """Hash ``value`` as keys are hashed (``defaults["hash.*"]``)."""
-    return value_digest(value)
+    return value_digest(value, observed)

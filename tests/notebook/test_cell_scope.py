@@ -217,3 +217,40 @@ def test_cosmetic_annotation_and_docstring_edits_hit(run_notebook: Any, tmp_path
     second = run_notebook([LOAD, "%%checkpoint\n" + after], tmp_path)
     assert not _ran(second.outputs[1])
     assert second.outputs[1].endswith("2\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("upstream", "renamed", "cached", "out1", "out2"),
+    [
+        (
+            "def plus_one(x):\n    return x + 1\nMETRICS = [plus_one]",
+            "def increment(x):\n    return x + 1\nMETRICS = [increment]",
+            "print({f.__name__: f(1) for f in METRICS})",
+            "{'plus_one': 2}\n",
+            "{'increment': 2}\n",
+        ),
+        (
+            "def helper():\n    'Old.'\nHELPERS = [helper]",
+            "def helper():\n    'New.'\nHELPERS = [helper]",
+            "print(HELPERS[0].__doc__)",
+            "Old.\n",
+            "New.\n",
+        ),
+    ],
+    ids=["name", "docstring"],
+)
+def test_upstream_name_or_docstring_the_cell_reads_reruns_it(
+    run_notebook: Any,
+    tmp_path: Path,
+    upstream: str,
+    renamed: str,
+    cached: str,
+    out1: str,
+    out2: str,
+) -> None:
+    """A function's name or docstring the cell reads is part of its key; edits run it again."""
+    first = run_notebook([LOAD, upstream, "%%checkpoint\n" + cached], tmp_path)
+    assert first.outputs[2] == out1
+    second = run_notebook([LOAD, renamed, "%%checkpoint\n" + cached], tmp_path)
+    assert second.outputs[2] == out2
