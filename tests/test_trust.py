@@ -145,6 +145,21 @@ def test_marker_allows_a_directory_with_foreign_files(tmp_path: Path) -> None:
     assert left == ["CACHEDIR.TAG", "data.pickle", "notes.txt"]
 
 
+def test_cache_directory_of_an_earlier_version_is_adopted(tmp_path: Path) -> None:
+    """A directory of format-1 entries (no marker) is still the cache's: used, then cleared."""
+    old_entry = b"CKPT" + (1).to_bytes(2, "little") + bytes(60)
+    (tmp_path / "Train.pickle").write_bytes(old_entry)
+    (tmp_path / "model.pickle").write_bytes(old_entry)
+    (tmp_path / ".tmp-123-abcd").write_bytes(b"partial")
+    cache = PickleFileCache(tmp_path)
+    quiet_miss(cache, "model")
+    cache.save("x", 1)
+    assert cache.retrieve("x") == 1
+    assert (tmp_path / "CACHEDIR.TAG").is_file()
+    assert cache.clear() == 2  # x and the old entry with a lowercase name
+    assert (tmp_path / "Train.pickle").exists()  # not a valid key now: left alone
+
+
 def test_new_directory_gets_a_marker(tmp_path: Path) -> None:
     """A directory the cache creates is tagged as a cache directory (backup tools skip it)."""
     PickleFileCache(tmp_path / "new").save("x", 1)

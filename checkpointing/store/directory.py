@@ -110,11 +110,8 @@ class DirectoryStore(Store):
                 name = entry.name
                 if name in _OWN_NAMES or name.startswith(TEMP_PREFIX):
                     continue
-                if (
-                    name.endswith(SUFFIX)
-                    and KEY_PATTERN.fullmatch(name[: -len(SUFFIX)])
-                    and has_magic(entry.path, self.magic)
-                ):
+                # Any name: entries of earlier versions may have capitals in their names.
+                if name.endswith(SUFFIX) and has_magic(entry.path, self.magic):
                     continue
                 return name
         return None
