@@ -24,7 +24,7 @@ from typing import Any
 
 from checkpointing._version import __version__
 from checkpointing.cache import codec
-from checkpointing.cache._ids import codec_of, decode_id, encode_id
+from checkpointing.cache._ids import IdCodec, codec_of, decode_id, encode_id
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.config import defaults
 from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning, StorageError
@@ -194,44 +194,39 @@ class StoreCache(CacheBase):
         key = ids.key
         assert key is not None
         try:
-            found = self.store.fetch(key, codec.FIRST_READ)
-        except StorageError as exc:
-            self._warn(key, exc)
-            raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
-        if found is None:
-            raise CheckpointNotExist(f"no cache entry for {context_id!r}")
-        try:
-            if isinstance(found, bytes):
-                loaded = codec.decode_bytes(found, ids, self._secret)
-            else:
-                with found:
-                    loaded = codec.decode(found, ids, self._secret)
+            try:
+                loaded = self._load(key, ids)
+            except codec.EntryError as exc:
+                if not exc.quarantine:
+                    raise
+                # A writer may have replaced the entry since it was read: look once more
+                # before setting aside what may by now be a good entry.
+                try:
+                    loaded = self._load(key, ids)
+                except codec.EntryError:
+                    self._quarantine(key, exc)
+                    raise CheckpointNotExist(f"damaged cache entry for {context_id!r}") from exc
         except codec.EntryError as exc:
-            if exc.quarantine:
-                self._quarantine(key, exc)
-            elif exc.warn:
+            if exc.warn:
                 self._warn(key, exc)
             raise CheckpointNotExist(f"unusable cache entry for {context_id!r}") from exc
-        except OSError as exc:
+        except OSError as exc:  # StorageError included
             self._warn(key, exc)
             raise CheckpointNotExist(f"unreadable cache entry for {context_id!r}") from exc
+        if loaded is None:
+            raise CheckpointNotExist(f"no cache entry for {context_id!r}")
         self.store.touch(key)
         return loaded
 
-    def check_entry(self, context_id: Any) -> str | None:
-        """Read and check one entry completely, without counting a use; return the problem."""
-        ids = codec_of(context_id)
-        key = ids.key
-        assert key is not None
-        try:
-            reader = self.store.get(key)
-            if reader is None:
-                return "the entry is gone"
-            with reader:
-                codec.decode(reader, ids, self._secret)
-        except (codec.EntryError, OSError, StorageError) as exc:
-            return str(exc) or type(exc).__name__
-        return None
+    def _load(self, key: str, ids: IdCodec) -> tuple[Any, int, float] | None:
+        """Fetch and decode the entry ``key``; ``None`` if there is none."""
+        found = self.store.fetch(key, codec.FIRST_READ)
+        if found is None:
+            return None
+        if isinstance(found, bytes):
+            return codec.decode_bytes(found, ids, self._secret)
+        with found:
+            return codec.decode(found, ids, self._secret)
 
     def _quarantine(self, key: str, cause: Exception) -> None:
         """Set a damaged entry aside and say so, once."""
