@@ -228,6 +228,17 @@ class StoreCache(CacheBase):
         with found:
             return codec.decode(found, ids, self._secret)
 
+    def check_entry(self, context_id: Any) -> str | None:
+        """Read and check one entry completely, without counting a use; return the problem."""
+        ids = codec_of(context_id)
+        assert ids.key is not None
+        try:
+            if self._load(ids.key, ids) is None:
+                return "the entry is gone"
+        except (codec.EntryError, OSError) as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
     def _quarantine(self, key: str, cause: Exception) -> None:
         """Set a damaged entry aside and say so, once."""
         try:
