@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "explain_call",
     "explain_key",
+    "why_computed",
 ]
 
 # How each kind of component is named in a report, and the order kinds are listed in.
@@ -268,3 +269,31 @@ def explain_key(
     return Explanation(
         function, summary, False, len(mine), arguments_differ == 0, entry, tuple(changes)
     )
+
+
+def why_computed(entries: Iterable[EntryInfo], limit: int = 50) -> dict[Any, str]:
+    """Say, for each entry, what differed from the closest earlier entry of its function.
+
+    The answer to "why was this computed rather than loaded?" for listings (the notebook
+    panel): ``""`` for the first entry of a function, or one without recorded components.
+    Functions with more than ``limit`` entries are compared among their latest ``limit``.
+    """
+    by_function: dict[str, list[EntryInfo]] = {}
+    for entry in entries:
+        by_function.setdefault(entry.function, []).append(entry)
+    reasons: dict[Any, str] = {}
+    for group in by_function.values():
+        group = sorted(group, key=lambda e: e.created)[-limit:]
+        for index, entry in enumerate(group):
+            mine = _recorded(entry)
+            best: list[Change] | None = None
+            for earlier in group[:index] if mine is not None else ():
+                theirs = _recorded(earlier)
+                if theirs is None:
+                    continue
+                changes = compare(mine, theirs) if mine is not None else []
+                if best is None or len(changes) < len(best):
+                    best = changes
+            if best:
+                reasons[entry.context_id] = "; ".join(c.describe() for c in best)
+    return reasons

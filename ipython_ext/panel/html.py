@@ -195,10 +195,14 @@ def entry_html(row: EntryRow, largest: int, now: float) -> str:
     """Lay out one entry: arguments, size bar, run time, created, last used."""
     info = row.info
     arguments = html.escape(info.arguments or "(no arguments)")
+    title, text = arguments, arguments
+    if row.reason:  # why this entry was computed rather than loaded
+        reason = html.escape(row.reason)
+        text += f' <span style="color:{MUTED}" title="computed because {reason}">· {reason}</span>'
     run_time = format_duration(info.run_time) if info.run_time > 0 else "—"
     return row_html(
         [
-            (arguments, arguments),
+            (title, text),
             (f"{info.size} bytes", _size_cell(info.size, largest)),
             ("time the call took; each hit saves about this much", run_time),
             (_iso(info.created), format_timestamp(info.created, now)),

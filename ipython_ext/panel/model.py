@@ -24,6 +24,7 @@ from checkpointing.cache.base import EntryInfo
 from checkpointing.cache.memory import MemoryCache
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.events import CheckpointEvent
+from checkpointing.explain import why_computed
 
 __all__ = [
     "CacheListing",
@@ -226,10 +227,15 @@ class SessionRecord:
 
 @dataclass(frozen=True)
 class EntryRow:
-    """One cache entry as the panel shows it: its metadata and when it was last used."""
+    """One cache entry as the panel shows it: metadata, last use, and why it was computed.
+
+    ``reason`` says what differed from the closest earlier entry of the same function
+    (empty for the first one).
+    """
 
     info: EntryInfo
     last_used: float
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,9 +307,11 @@ def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheLi
             listings.append(CacheListing(cache, label, error=f"cannot list entries: {exc}"))
             continue
         rows = []
+        reasons = why_computed(infos)
         for info in infos:
             used = record.last_used(cache, info.context_id)
-            rows.append(EntryRow(info, max(info.created, used or 0.0)))
+            reason = reasons.get(info.context_id, "")
+            rows.append(EntryRow(info, max(info.created, used or 0.0), reason))
         listings.append(CacheListing(cache, label, rows))
     return listings
 
