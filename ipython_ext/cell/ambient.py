@@ -32,6 +32,7 @@ class AmbientState:
     module: str
     read: Callable[[], Any]
     write: Callable[[Any], None] | None
+    fresh: Callable[[], Any] | None = None  # the value right after the import, if known
 
 
 def _module(name: str) -> Any:
@@ -45,6 +46,11 @@ def _pandas_options() -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {key: config.get_option(key) for key in keys}
+
+
+def _pandas_defaults() -> dict[str, Any]:
+    config = _module("pandas._config.config")
+    return {key: option.defval for key, option in config._registered_options.items()}
 
 
 def _set_pandas_options(values: dict[str, Any]) -> None:
@@ -105,7 +111,13 @@ STATES: tuple[AmbientState, ...] = (
     AmbientState("random", "random", lambda: _module("random").getstate(), _set_random),
     AmbientState("numpy.random", "numpy.random", _numpy_random, _set_numpy_random),
     AmbientState("numpy print options", "numpy", _print_options, _set_print_options),
-    AmbientState("pandas options", "pandas._config.config", _pandas_options, _set_pandas_options),
+    AmbientState(
+        "pandas options",
+        "pandas._config.config",
+        _pandas_options,
+        _set_pandas_options,
+        _pandas_defaults,
+    ),
     AmbientState("matplotlib.rcParams", "matplotlib", _rc_params, _set_rc_params),
     AmbientState(
         "torch random", "torch", lambda: _module("torch").random.get_rng_state(), _set_torch_seed
@@ -121,13 +133,21 @@ def active_states() -> tuple[AmbientState, ...]:
     return tuple(state for state in STATES if state.module in sys.modules)
 
 
-def snapshot() -> dict[str, Any]:
-    """Read every active state; states that cannot be read are left out."""
+def snapshot(before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read every active state; states that cannot be read are left out.
+
+    Given the snapshot taken ``before`` a run, a state whose library the run imported
+    is compared with its value right after an import, where that is known, so only
+    what the cell itself changed is stored.
+    """
     values: dict[str, Any] = {}
     for state in active_states():
         try:
             values[state.name] = state.read()
+            if before is not None and state.name not in before and state.fresh is not None:
+                before[state.name] = state.fresh()
         except Exception:  # noqa: BLE001 - a library version we do not know: skip it
+            values.pop(state.name, None)
             continue
     return values
 
@@ -153,6 +173,8 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, dict) and isinstance(old, dict):
             value = {k: v for k, v in value.items() if k not in old or not _same(old[k], v)}
+            if not value:
+                continue
         changed[name] = value
     return changed
 

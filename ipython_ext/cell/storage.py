@@ -150,7 +150,7 @@ def build_entry(
     attributes = _own_attributes(ns, plan, outputs | changed_inputs, before, made)
     skip = {name for name, *_ in attributes}
     chains = module_chains(ns, assigned_chains(tree), skip)
-    states = ambient.changes(watch.ambient, ambient.snapshot())
+    states = ambient.changes(watch.ambient, ambient.snapshot(watch.ambient))
     names = sorted(outputs)
     pure = frozenset(n for n in plan.digests if n in ns and n not in changed_inputs)
     refs = Refs(watch.existing, made, pure, {id(ns[name]): name for name in names})

@@ -134,3 +134,34 @@ def test_a_setting_that_cannot_be_stored_warns_once_and_runs(shell, tmp_path):
     import json
 
     del json.LOCK  # type: ignore[attr-defined]
+
+
+def test_library_states_changed_by_calls_come_back(shell, tmp_path):
+    """Seeds, print options and sys.path set by calls in the cell are set again on a hit."""
+    import random
+    import sys
+
+    import numpy as np
+
+    body = (
+        "import random, sys\nimport numpy as np\nrandom.seed(5)\nnp.random.seed(6)\n"
+        "np.set_printoptions(precision=3)\nsys.path.append('/cell-added-path')\n"
+    )
+    saved = random.getstate(), np.random.get_state(), np.get_printoptions(), list(sys.path)
+    try:
+        probe = "print(random.random(), np.random.rand(), np.array([1/3]), sys.path[-1])"
+        ok(shell, "%%checkpoint\n" + COUNT + body)
+        after_run = ok(shell, probe).stdout
+        random.seed(0)  # as after a restart: other states
+        np.random.seed(0)
+        np.set_printoptions(precision=8)
+        sys.path.remove("/cell-added-path")
+        replay = ok(shell, "%%checkpoint\n" + COUNT + body)
+        assert NOTE in replay.outputs[0].data["text/plain"]
+        assert ok(shell, probe).stdout == after_run
+        assert after_run.endswith("[0.333] /cell-added-path\n")
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        np.set_printoptions(**saved[2])
+        sys.path[:] = saved[3]
