@@ -23,7 +23,7 @@ import xxhash
 from checkpointing._classify import is_user_module
 from checkpointing._code_table import CodeTable
 from checkpointing._normalize import FreeName, normalize_function
-from checkpointing._scope import IMPORTED, read_import
+from checkpointing._scope import IMPORTED, ImportBinding, code_imports, read_import
 from checkpointing._source import find_source
 from checkpointing._verify import find_definition, source_matches_code
 
@@ -112,20 +112,28 @@ def _build_profile(func: FunctionType) -> CodeProfile:
         text = "source:" + normalized.text
         free_names = normalized.free_names
         parameters, observes = normalized.parameters, normalized.observes
-        package = _package_of(func)
-        specs = ((binding.spec(package), chain) for binding, chain in normalized.imports)
-        imports = tuple(dict.fromkeys((spec, chain) for spec, chain in specs if spec))
+        imports = _import_specs(func, normalized.imports)
     else:
         source = None
         text = "code:" + repr(code_identity(code))
         free_names = _code_free_names(code)
         observes = _code_observes(code)
+        imports = _import_specs(func, code_imports(code))
     cells = {name: index for index, name in enumerate(code.co_freevars)}
     plan = tuple((cells.get(name, -1), name, chain) for name, chain in free_names)
     plan += tuple((IMPORTED, spec, chain) for spec, chain in imports)
     entry_digest = xxhash.xxh3_128_digest(text.encode("utf-8"))
     digest = xxhash.xxh3_128_digest(f"{text}\nparameters:{parameters!r}".encode())
     return CodeProfile(digest, free_names + imports, plan, source, entry_digest, observes)
+
+
+def _import_specs(
+    func: FunctionType, uses: tuple[tuple[ImportBinding, tuple[str, ...]], ...]
+) -> tuple[FreeName, ...]:
+    """Resolve import bindings (with the chains read) to ``read_import`` specs."""
+    package = _package_of(func)
+    specs = ((binding.spec(package), chain) for binding, chain in uses)
+    return tuple(dict.fromkeys((spec, chain) for spec, chain in specs if spec))
 
 
 def _package_of(func: FunctionType) -> str | None:

@@ -30,6 +30,7 @@ Also here: what an import statement inside a function or cell depends on
 from __future__ import annotations
 
 import ast
+import dis
 import enum
 import importlib
 import importlib.util
@@ -37,7 +38,7 @@ import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import CodeType, ModuleType
 
 import xxhash
 
@@ -53,6 +54,7 @@ __all__ = [
     "ScopeTree",
     "all_parameters",
     "analyse_scopes",
+    "code_imports",
     "module_file_digest",
     "observed_attributes",
     "observed_extras",
@@ -405,6 +407,56 @@ def observed_attributes(node: ast.AST) -> frozenset[str]:
         elif isinstance(sub, ast.Constant) and sub.value in _OBSERVABLE:
             found.add(sub.value)  # getattr(f, "__name__") and the like
     return frozenset(found)
+
+
+def code_imports(code: CodeType) -> tuple[tuple[ImportBinding, tuple[str, ...]], ...]:
+    """Return what the import statements in ``code`` (or code nested in it) bind.
+
+    The bytecode counterpart of the import bindings :func:`analyse_scopes` records, for
+    functions without source (``python -c``, ``exec``): ``IMPORT_NAME`` takes the level
+    and the names imported ``from`` the module from the two constants loaded before it.
+    A module stored in a local and read with attributes (``helpers.f``) adds that chain.
+    """
+    found: dict[tuple[ImportBinding, tuple[str, ...]], None] = {}
+    stack = [code]
+    while stack:
+        current = stack.pop(0)
+        instructions = list(dis.get_instructions(current))
+        locals_bound: dict[str, ImportBinding] = {}
+        for index, instruction in enumerate(instructions):
+            if instruction.opname != "IMPORT_NAME" or index < 2:
+                continue
+            level_load, names_load = instructions[index - 2], instructions[index - 1]
+            if level_load.opname != "LOAD_CONST" or names_load.opname != "LOAD_CONST":
+                continue
+            module, level, names = str(instruction.argval), level_load.argval, names_load.argval
+            if not isinstance(level, int):
+                continue
+            if isinstance(names, tuple) and names:
+                for name in names:
+                    if name != "*":
+                        found.setdefault((ImportBinding(module, level, str(name)), ()))
+                continue
+            binding = ImportBinding(module, level, None)
+            found.setdefault((binding, ()))
+            after = instructions[index + 1] if index + 1 < len(instructions) else None
+            if after is not None and after.opname in _STORES and "." not in module:
+                locals_bound[str(after.argval)] = binding
+        for index, instruction in enumerate(instructions):
+            if instruction.opname in _LOADS and instruction.argval in locals_bound:
+                chain = []
+                for following in instructions[index + 1 :]:
+                    if following.opname not in ("LOAD_ATTR", "LOAD_METHOD"):
+                        break
+                    chain.append(str(following.argval))
+                if chain:
+                    found.setdefault((locals_bound[instruction.argval], tuple(chain)))
+        stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    return tuple(found)
+
+
+_STORES = frozenset({"STORE_FAST", "STORE_DEREF", "STORE_NAME", "STORE_GLOBAL"})
+_LOADS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_CLOSURE"})
 
 
 # -- names and docstrings observed while a key is hashed ------------------------------

@@ -122,6 +122,38 @@ def test_edited_module_imported_relatively_inside_a_function_reruns(
     )
 
 
+@pytest.mark.parametrize(
+    ("imports", "expression"),
+    [("import helpers", "helpers.f(x)"), ("from helpers import f", "f(x)")],
+    ids=["import", "from-import"],
+)
+def test_edited_module_imported_by_a_function_without_source_reruns(
+    tmp_path: Path, imports: str, expression: str
+) -> None:
+    """Under ``python -c`` (keyed by bytecode) imports in the body are followed too."""
+    script = f"""
+    from checkpointing import checkpoint
+
+    @checkpoint()
+    def foo(x):
+        print("Running")
+        {imports}
+        return {expression}
+
+    print(foo(1))
+    """
+    run_steps(
+        tmp_path,
+        Step(
+            script, "Running\n11\n", files={"helpers.py": HELPER.replace("{n}", "10")}, inline=True
+        ),
+        Step(script, "11\n", inline=True),
+        Step(
+            script, "Running\n21\n", files={"helpers.py": HELPER.replace("{n}", "20")}, inline=True
+        ),
+    )
+
+
 def test_optional_import_that_fails_is_part_of_the_key(tmp_path: Path) -> None:
     """``try: import x`` in a body: the key says the module is missing, and hits again."""
     script = """

@@ -15,6 +15,7 @@ from checkpointing._scope import (
     Kind,
     Scope,
     analyse_scopes,
+    code_imports,
     observed_attributes,
     read_import,
 )
@@ -313,6 +314,28 @@ def test_a_dotted_import_is_read_through_the_submodule_it_names() -> None:
     binding = ImportBinding("a.b", 0, None, binds_top=True)
     assert binding.reached(("b", "f")) == (ImportBinding("a.b", 0, None), ("f",))
     assert binding.reached(("z",)) == (ImportBinding("a", 0, None), ("z",))
+
+
+def test_imports_are_read_from_bytecode_too() -> None:
+    """Functions without source list the same import bindings, nested code included."""
+    namespace: dict[str, object] = {}
+    exec(  # no source file: only the code object is there
+        "def f():\n    import a.b as c\n    from .x import y\n"
+        "    def g():\n        from k import j\n    return c, y, g\n"
+        "def h():\n    import helpers\n    return helpers.tools.run()\n",
+        namespace,
+    )
+    code = namespace["f"].__code__  # type: ignore[attr-defined]
+    assert code_imports(code) == (
+        (ImportBinding("a.b", 0, None), ()),
+        (ImportBinding("x", 1, "y"), ()),
+        (ImportBinding("k", 0, "j"), ()),
+    )
+    helper_code = namespace["h"].__code__  # type: ignore[attr-defined]
+    assert code_imports(helper_code) == (
+        (ImportBinding("helpers", 0, None), ()),
+        (ImportBinding("helpers", 0, None), ("tools", "run")),
+    )
 
 
 def test_introspection_is_detected_per_scope() -> None:
