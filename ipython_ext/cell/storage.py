@@ -33,7 +33,7 @@ from ipython_ext.cell.analysis import parse_cell
 from ipython_ext.cell.pickling import DefinitionCall, Refs, Unpickler, dump
 from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
 from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
-from ipython_ext.cell.references import Existing, Path, resolve, write_state
+from ipython_ext.cell.references import Existing, Path, resettable, resolve, write_state
 from ipython_ext.cell.shared_state import (
     apply_chains,
     assigned_chains,
@@ -111,6 +111,7 @@ class Watch:
     existing: Existing
     trace: DefinitionTrace
     ambient: dict[str, Any]
+    attributes: dict[int, dict[str, Any]]  # of the user's classes and functions read
 
 
 @contextlib.contextmanager
@@ -121,7 +122,10 @@ def watching(shell: Any, plan: Plan) -> Iterator[Watch]:
     # Only what the cell reads: other objects can reach its outputs only through calls.
     existing = Existing.walk(ns, [name for name in plan.digests if name in ns])
     with traced(shell, parse_cell(plan.source)) as trace:
-        yield Watch(before, existing, trace, ambient.snapshot())
+        attributes = {
+            id(ns[name]): dict(vars(ns[name])) for name in plan.digests if _users(ns.get(name))
+        }
+        yield Watch(before, existing, trace, ambient.snapshot(), attributes)
 
 
 def build_entry(
@@ -147,7 +151,7 @@ def build_entry(
         for name, bound in step.bound.items():
             made.setdefault(id(bound), (step.index, name))
     _refuse_nested_definitions(ns, outputs, made, watch.existing)
-    attributes = _own_attributes(ns, plan, outputs | changed_inputs, before, made)
+    attributes = _own_attributes(ns, outputs | changed_inputs, changed_inputs, watch)
     skip = {name for name, *_ in attributes}
     chains = module_chains(ns, assigned_chains(tree), skip)
     states = ambient.changes(watch.ambient, ambient.snapshot(watch.ambient))
@@ -238,22 +242,30 @@ def _outputs(
 
 
 def _own_attributes(
-    ns: dict[str, Any],
-    plan: Plan,
-    candidates: set[str],
-    before: dict[str, Any],
-    made: dict[int, tuple[int, str]],
+    ns: dict[str, Any], candidates: set[str], changed_inputs: set[str], watch: Watch
 ) -> list[tuple[str, str, Any]]:
-    """Attributes of the user's classes and functions that the run changed, to set again."""
+    """Attributes of the user's classes and functions that the run set or changed.
+
+    Compared with the attributes before the run (a class or function read by the cell)
+    or right after its definition statement (one the cell defines): new or rebound
+    attributes are stored, and so are containers and objects whose contents may have
+    changed (``Config.items.append(1)``), to be set again on a hit.
+    """
+    baselines = dict(watch.attributes)
+    for step in watch.trace.steps:
+        baselines.update(step.attributes)
     found: list[tuple[str, str, Any]] = []
     for name in sorted(candidates):
         value = ns.get(name)
-        if not _users(value):
+        baseline = baselines.get(id(value))
+        if baseline is None or not _users(value):
             continue
-        existed = value is before.get(name)
-        if existed or (id(value) in made and name in plan.analysis.modified):
-            attributes = own_attributes(value).items()
-            found.extend((name, attribute, item) for attribute, item in attributes)
+        existed = value is watch.before.get(name)
+        contents_changed = name in changed_inputs or not existed
+        for attribute, item in own_attributes(value).items():
+            rebound = baseline.get(attribute, NOTHING) is not item
+            if rebound or (contents_changed and resettable(item)):
+                found.append((name, attribute, item))
     return found
 
 

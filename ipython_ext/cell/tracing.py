@@ -89,6 +89,8 @@ class Step:
     index: int
     reads: dict[str, Any]
     bound: dict[str, Any] = field(default_factory=dict)
+    # The attributes of each class or function it bound, as the statement left them.
+    attributes: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +119,11 @@ class DefinitionTrace:
         if step is None:
             return
         step.bound = {name: ns[name] for name in bound_names(node) if name in ns}
+        step.attributes = {
+            id(value): dict(vars(value))
+            for value in step.bound.values()
+            if isinstance(value, type) or inspect.isfunction(value)
+        }
         if isinstance(node, ast.Assign | ast.AnnAssign) and not any(
             _made_by_code(value) for value in step.bound.values()
         ):

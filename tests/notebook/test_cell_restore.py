@@ -165,3 +165,14 @@ def test_library_states_changed_by_calls_come_back(shell, tmp_path):
         np.random.set_state(saved[1])
         np.set_printoptions(**saved[2])
         sys.path[:] = saved[3]
+
+
+def test_registering_on_an_upstream_dispatcher_hits_without_warnings(shell, tmp_path):
+    """``@process.register`` on an upstream singledispatch function is replayed, not refused."""
+    setup = (
+        "from functools import singledispatch\n@singledispatch\ndef process(x):\n"
+        "    return 'obj'\nclass Base:\n    pass"
+    )
+    body = "@process.register\ndef _(x: int):\n    return 'int'\nclass Sub(Base):\n    pass\n"
+    probe = "print(process(1), process('s'), [c.__name__ for c in Base.__subclasses__()])"
+    assert hit_matches_run(shell, tmp_path, setup, body, probe) == "int obj ['Sub']\n"
