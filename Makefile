@@ -14,13 +14,14 @@ STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint typecheck pytest quick test-pythons bench bench-smoke fmt docs clean distclean
+.PHONY: help venv demo test lint typecheck pytest quick test-pythons test-oldest bench bench-smoke fmt docs clean distclean
 
 help:
 	@echo "make demo       compute a slow function once, then load it from the cache in a new process"
 	@echo "make test       ruff, ruff format --check, mypy and the whole pytest suite (what CI runs)"
 	@echo "make quick      pytest without the slow end-to-end tests"
 	@echo "make test-pythons  the core suites on Python 3.12 and 3.13 (in .venv-3.x)"
+	@echo "make test-oldest   value hashing and end-to-end suites with pandas 2 and numpy 1 (.venv-oldest)"
 	@echo "make bench      the benchmark suite beside joblib.Memory (BENCH_ARGS=--big for 1 GB cases)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make typecheck  mypy (strict on checkpointing and ipython_ext)"
@@ -61,6 +62,7 @@ quick: $(STAMP)
 
 # The core library supports Python 3.11 to 3.13; CI checks the other two versions here.
 # Interpreters: python3.12/python3.13 on PATH, else pyenv's. Missing ones fail the target.
+PROPERTY_TEST_DEPS := "hypothesis>=6.100" "cloudpickle>=3"
 CORE_TESTS := tests/unit tests/test_e2e_rules.py tests/test_cache_contract.py \
 	tests/test_pickle_file_cache.py tests/test_bad_input.py tests/test_seed_examples.py
 test-pythons:
@@ -71,9 +73,23 @@ test-pythons:
 		if [ -z "$$py" ]; then echo "no Python $$v interpreter found"; exit 1; fi; \
 		echo "== Python $$v ($$py)"; \
 		test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
-		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest; \
+		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest $(PROPERTY_TEST_DEPS); \
 		.venv-$$v/bin/python -m pytest -q -o addopts="" -o filterwarnings=error $(CORE_TESTS); \
 	done
+
+# Value hashing against the oldest supported library majors: pandas 2 and numpy 1 (numpy 1
+# has no wheels for Python 3.13 and later: there numpy stays current). `make test` covers
+# the current majors (pandas 3, numpy 2).
+OLDEST_TESTS := tests/unit/test_hashing.py tests/unit/test_value_tokens.py \
+	tests/unit/test_hash_properties.py tests/test_e2e_values.py tests/test_e2e_shipping.py \
+	tests/test_e2e_rules.py
+test-oldest:
+	@set -e; \
+	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest; \
+	numpy=$$(.venv-oldest/bin/python -c 'import sys; print("numpy<2" if sys.version_info < (3, 13) else "numpy")'); \
+	.venv-oldest/bin/python -m pip install --quiet -e . "$$numpy" "pandas<3" pytest $(PROPERTY_TEST_DEPS); \
+	.venv-oldest/bin/python -c 'import numpy, pandas; print("== numpy", numpy.__version__, "pandas", pandas.__version__)'; \
+	.venv-oldest/bin/python -m pytest -q -o addopts="" -o filterwarnings=error $(OLDEST_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
@@ -95,4 +111,4 @@ clean:
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) .venv-3.12 .venv-3.13
+	rm -rf $(VENV) .venv-3.12 .venv-3.13 .venv-oldest

@@ -66,6 +66,10 @@ def _content_token(context: TokenContext, array: Any, numpy: Any) -> tuple[Any, 
     layout = (dtype.str, dtype.descr if dtype.fields else None, array.shape)
     if dtype.hasobject:
         return ("ndarray-objects", layout, array.tolist())
+    met = context.tokens.get(id(array))
+    if met is not None and met[0] is array:
+        known_token: tuple[Any, ...] = met[1]
+        return known_token  # the same array again in this value
     immutable = _is_immutable(array, numpy)
     memo_key = (id(array), context.new_hasher)
     if immutable:
@@ -77,6 +81,7 @@ def _content_token(context: TokenContext, array: Any, numpy: Any) -> tuple[Any, 
     else:
         digest = _digest_strided(array, context.new_hasher(), numpy)
     token = ("ndarray", layout, digest)
+    context.tokens[id(array)] = (array, token)  # kept alive: ids stay unique per dump
     if immutable:
         _immutable_digests[memo_key] = (
             weakref.ref(array, lambda _: _immutable_digests.pop(memo_key, None)),

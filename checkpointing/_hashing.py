@@ -181,7 +181,7 @@ class _KeyPickler(pickle.Pickler):
         self._outer = outer  # objects being hashed by enclosing picklers (cycle guard)
         self._seen: dict[int, int] = {}
         self._alive: list[object] = []  # keeps ids in _seen from being reused
-        self.tokens: dict[int, Any] = {}  # per dump: tokens of big values met again
+        self.tokens: dict[int, tuple[object, Any]] = {}  # per dump: tokens of arrays met again
 
     def release(self) -> None:
         """Forget everything of the last dump, so the pickler can be reused and holds nothing."""

@@ -42,6 +42,9 @@ TOKEN_METHOD = "__checkpointing_token__"
 class TokenContext(Protocol):
     """What a handler may ask of the pickler that is hashing a value."""
 
+    # Tokens of objects met earlier in the same value, by id, with the object kept alive.
+    tokens: dict[int, tuple[object, Any]]
+
     def new_hasher(self) -> Any:
         """Return a fresh hash object of the key's algorithm."""
         ...

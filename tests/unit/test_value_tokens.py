@@ -297,3 +297,14 @@ def test_register_token_refuses_bad_input_and_self_containing_tokens() -> None:
 
     with pytest.raises(TypeError, match="containing the object itself"):
         key(Loop())
+
+
+def test_an_array_met_twice_in_one_value_hashes_like_two_equal_arrays() -> None:
+    """The same array twice in a value (hashed once) gives the key of two equal copies."""
+    array = np.arange(100_000, dtype=np.float64)
+    assert key([array, array]) == key([array, array.copy()])
+    frame = pd.DataFrame({"a": array, "b": array})
+    assert key((frame, array)) == key((frame.copy(), array.copy()))
+    changed = array.copy()
+    changed[-1] = -1
+    assert key([array, array]) != key([array, changed])
