@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from ipython_ext.cell import ambient
-from ipython_ext.cell.analysis import parse_cell
+from ipython_ext.cell.analysis import normalized_cell_code, parse_cell
 from ipython_ext.cell.pickling import DefinitionCall, Refs, Unpickler, dump
 from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
 from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
@@ -85,6 +85,7 @@ class StoredCell:
     rebind: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()
     containers: tuple[tuple[str, str], ...] = ()
+    statements: tuple[tuple[int, str], ...] = ()  # (index, text) of each definition re-run
 
 
 class NotStorable(Exception):
@@ -206,6 +207,7 @@ def build_entry(
         imports=_imported(tree),
         rebind=tuple(sorted(refs.rebind)),
         left_out=left_out,
+        statements=tuple((step.index, _text(tree.body[step.index])) for step in trace.steps),
         containers=tuple(
             (name, type(ns[name]).__name__) for name in names if type(ns[name]) in _CONTAINERS
         ),
@@ -335,6 +337,10 @@ def restore(shell: Any, entry: StoredCell, plan: Plan) -> tuple[Any, list[str]]:
         return {name: ns[name] for name in _bound(statement) if name in ns}
 
     makers = {kind.__name__: kind for kind in _CONTAINERS}
+    for index, text in entry.statements:
+        # The key ignores some edits (a docstring): never run a statement that moved.
+        if index >= len(tree.body) or _text(tree.body[index]) != text:
+            raise RestoreError("the cell's statements moved since it was stored")
     try:
         for module in entry.imports:
             importlib.import_module(module)
@@ -365,6 +371,11 @@ def restore(shell: Any, entry: StoredCell, plan: Plan) -> tuple[Any, list[str]]:
     for name in entry.deleted:
         ns.pop(name, None)
     return payload.get("last"), not_restored
+
+
+def _text(statement: ast.stmt) -> str:
+    """Return the statement as the key sees it (normalized), to check it did not move."""
+    return normalized_cell_code(ast.unparse(statement))
 
 
 def _bound(statement: ast.stmt) -> list[str]:

@@ -176,3 +176,14 @@ def test_registering_on_an_upstream_dispatcher_hits_without_warnings(shell, tmp_
     body = "@process.register\ndef _(x: int):\n    return 'int'\nclass Sub(Base):\n    pass\n"
     probe = "print(process(1), process('s'), [c.__name__ for c in Base.__subclasses__()])"
     assert hit_matches_run(shell, tmp_path, setup, body, probe) == "int obj ['Sub']\n"
+
+
+def test_a_layout_edit_still_hits_and_defines_the_same_things(shell, tmp_path):
+    """Comments and blank lines added between runs: a hit, definitions re-created right."""
+    body = "n = 2\n\ndef f(m=n):\n    return m\n"
+    edited = "# setup\nn = 2\n\n\n# the function\ndef f(m=n):  # default from n\n    return m\n"
+    ok(shell, "%%checkpoint\n" + COUNT + body)
+    ok(shell, "del n, f")
+    replay = ok(shell, "%%checkpoint\n" + COUNT + edited)
+    assert NOTE in replay.outputs[0].data["text/plain"]
+    assert shell.user_ns["f"]() == 2
