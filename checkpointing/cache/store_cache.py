@@ -35,8 +35,9 @@ __all__ = ["SECRET_ENVIRONMENT_VARIABLE", "StoreCache", "resolve_secret"]
 SECRET_ENVIRONMENT_VARIABLE = "CHECKPOINTING_SECRET"
 _PYTHON_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
 _PACKAGE = os.path.dirname(os.path.dirname(__file__))
-# Warnings are attributed to the first caller outside these directories.
-_OUR_FILES = (os.path.join(_PACKAGE, "cache", ""), os.path.join(_PACKAGE, "store", ""))
+# Warnings are attributed to the first caller outside the package (the cache may be
+# reached through the call engine, the decorator or the notebook extension's runner).
+_OUR_FILES = (os.path.join(_PACKAGE, ""),)
 
 
 def resolve_secret(secret: str | bytes | None) -> bytes | None:

@@ -118,3 +118,20 @@ def test_nested_checkpointed_calls_warn_at_the_inner_user_line(tmp_path: Any, de
         return 0
 
     assert caught(lambda: outer(depth)) == (__file__, line_of("# CALL-INNER"))
+
+
+def test_corrupt_entry_warning_names_the_call(tmp_path: Any) -> None:
+    """A damaged entry found during a decorated call: the warning names the caller's line."""
+
+    @checkpoint(tmp_path)
+    def k(x: int) -> int:
+        return x * 3
+
+    k(1)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.stat().st_size > 40 and "usage" not in str(path):
+            data = bytearray(path.read_bytes())
+            data[-5] ^= 0xFF  # flip bits in the payload: its digest no longer matches
+            path.write_bytes(bytes(data))
+    filename, line = caught(lambda: k(1))  # CALL-CORRUPT
+    assert (filename, line) == (__file__, line_of("# CALL-CORRUPT"))
