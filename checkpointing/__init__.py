@@ -31,6 +31,7 @@ from checkpointing.exceptions import (
 from checkpointing.interfaces import CallRecord
 
 if _typing.TYPE_CHECKING:
+    from checkpointing._ambient import register_ambient_state
     from checkpointing._tokens import register_token
     from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache, StoreCache
     from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
@@ -47,6 +48,7 @@ _LAZY = {
     "PickleFileCache": "checkpointing.cache.pickle_file",
     "Store": "checkpointing.store",
     "StoreCache": "checkpointing.cache.store_cache",
+    "register_ambient_state": "checkpointing._ambient",
     "register_token": "checkpointing._tokens",
 }
 
@@ -111,6 +113,7 @@ __all__ = [
     "checkpoint",
     "defaults",
     "load_ipython_extension",
+    "register_ambient_state",
     "register_token",
     "unload_ipython_extension",
 ]

@@ -1,7 +1,10 @@
 """Tell whether a module is the user's code (followed by content) or a library (versioned).
 
-Decided once per module name and remembered; a library is reported with the version of
-the distribution that provides it, so upgrading a library changes the keys that use it.
+Decided once per module name and remembered, by where the module's file lives (the
+interpreter's standard library directory, a site-packages directory), never by its
+name: a project package called ``json`` or ``code`` is the user's code. A library is
+reported with the version of the distribution that provides it, so upgrading a library
+changes the keys that use it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ __all__ = ["is_user_module", "package_version"]
 
 _PYTHON = f"python-{sys.version_info[0]}.{sys.version_info[1]}"
 
+_OWN_PACKAGES = frozenset({"checkpointing", "ipython_ext"})
 _user_modules: dict[str, bool] = {}
 _versions: dict[str, str] = {}
 
@@ -42,36 +46,57 @@ def _roots() -> tuple[str, ...]:
 def is_user_module(name: str | None) -> bool:
     """Tell whether module ``name`` is the user's code (followed) or a library (versioned).
 
-    A module is a library when it is built in, part of the standard library or
-    installed in a site-packages directory; anything else, including ``__main__``,
-    notebook cells and modules of the user's own project, is user code.
+    Decided by where the module's file lives, never by its name: a module is a library
+    when it is built into the interpreter, frozen, or its file lies in the standard
+    library or a site-packages directory. Anything else, including ``__main__``,
+    notebook cells and a project package that happens to be called ``json``, ``code`` or
+    ``statistics``, is user code.
     """
     if not name:
         return True
     known = _user_modules.get(name)
     if known is not None:
         return known
-    top = name.partition(".")[0]
     module = sys.modules.get(name)
     if name == "__main__":
         user = True
-    elif top in sys.stdlib_module_names or name in sys.builtin_module_names:
-        user = False
+    elif name.partition(".")[0] in _OWN_PACKAGES:
+        user = False  # this library itself, wherever it is installed from
+    elif name in sys.builtin_module_names:
+        user = False  # compiled into the interpreter: nothing on disk can shadow it
     elif module is None:
-        # Not imported (yet): decide by its package if that is loaded, and do not
-        # remember the answer, which may change once the module is imported.
-        return _is_user_file(sys.modules.get(top))
+        # Not imported (yet): judge by its loaded top package; with none loaded, by
+        # name as a last resort. Not remembered: the answer may change on import.
+        top = sys.modules.get(name.partition(".")[0])
+        if top is not None:
+            return _is_user_file(top)
+        return name.partition(".")[0] not in sys.stdlib_module_names
     else:
-        # A module without a file (a namespace package) is judged by its top package.
-        user = _is_user_file(module if getattr(module, "__file__", None) else sys.modules.get(top))
+        user = _is_user_file(module)
     _user_modules[name] = user
     return user
 
 
-def _is_user_file(module: ModuleType | None) -> bool:
-    """Tell whether ``module``'s file lies outside every library root (absent: user code)."""
+def _is_user_file(module: ModuleType) -> bool:
+    """Tell whether ``module`` lives outside every library root (no file: by its package)."""
     file = getattr(module, "__file__", None)
-    return file is None or not os.path.realpath(file).startswith(_roots())
+    if not isinstance(file, str):
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.origin in ("built-in", "frozen"):
+            return False
+        # A namespace package: judged by its directories; none at all: user code.
+        paths = list(getattr(module, "__path__", None) or ())
+        if not paths:
+            top = sys.modules.get(module.__name__.partition(".")[0])
+            if top is not None and top is not module:
+                return _is_user_file(top)
+            return True
+        return any(_outside_roots(path) for path in paths)
+    return _outside_roots(file)
+
+
+def _outside_roots(path: str) -> bool:
+    return not os.path.realpath(path).startswith(_roots())
 
 
 def package_version(module_name: str | None) -> str:
@@ -80,7 +105,7 @@ def package_version(module_name: str | None) -> str:
     version = _versions.get(top)
     if version is not None:
         return version
-    if not top or top in sys.stdlib_module_names or top == "builtins":
+    if not top or top == "builtins" or (top in sys.stdlib_module_names and not is_user_module(top)):
         version = _PYTHON
     else:
         attr = getattr(sys.modules.get(top), "__version__", None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -33,8 +34,11 @@ from types import (
 )
 from typing import Any
 
+import xxhash
+
 from checkpointing._classify import is_user_module, package_version
-from checkpointing._profile import code_identity, free_values, profile_of
+from checkpointing._module_content import module_content_token
+from checkpointing._profile import ambient_inputs, code_identity, free_values, profile_of
 from checkpointing._scope import observed_extras
 from checkpointing._tokens import Handler, TokenContext, find_handler, module_extra
 
@@ -122,6 +126,7 @@ def _function_token(context: TokenContext, func: FunctionType) -> Any:
         func.__dict__ or None,
         subclasses,
         *((observed,) if observed else ()),
+        ambient_inputs(func, profile),
     )
 
 
@@ -201,9 +206,22 @@ def subclass_dependencies(func: FunctionType, values: tuple[object, ...]) -> tup
 # -- other code objects ------------------------------------------------------------------
 def _module_token(context: TokenContext, module: ModuleType) -> Any:
     name = module.__name__
+    if name != "__main__" and is_user_module(name):
+        # A project module reached as a value: by its content (see _module_content).
+        earlier = context.first_visit(module)
+        if earlier is not None:
+            return ("seen-module", name, earlier)
+        return module_content_token(module, _content_digest)
     token = f"module:{name}:{package_version(name)}"
     extra = module_extra(name)
     return token if extra is None else (token, extra())
+
+
+def _content_digest(value: object) -> bytes:
+    """Hash one part of a module's content on its own, canonically (xxh3-128)."""
+    from checkpointing._hashing import hash_values  # _hashing imports this module
+
+    return hash_values(value, xxhash.xxh3_128, pickle.HIGHEST_PROTOCOL).digest()
 
 
 def _builtin_token(context: TokenContext, func: BuiltinFunctionType) -> Any:

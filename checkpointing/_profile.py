@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import builtins
 import dis
+import sys
 from dataclasses import dataclass
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
 
 import xxhash
 
+from checkpointing._ambient import AmbientState, digest_states, registry_version, states_used_by
 from checkpointing._classify import is_user_module
 from checkpointing._code_table import CodeTable
 from checkpointing._normalize import FreeName, normalize_function
@@ -30,11 +32,15 @@ from checkpointing._verify import find_definition, source_matches_code
 __all__ = [
     "UNBOUND",
     "CodeProfile",
+    "ambient_inputs",
     "code_identity",
     "code_key",
+    "follow_chain",
     "free_values",
     "lookup_name",
     "profile_of",
+    "reach",
+    "reached_objects",
     "receive_profiles",
 ]
 
@@ -256,12 +262,120 @@ def _read_names(
             if builtin_names is None:
                 builtin_names = _builtin_names(namespace)
             value = builtin_names.get(name, UNBOUND)
-        for attr in chain:
-            if not (isinstance(value, ModuleType) and is_user_module(value.__name__)):
-                break
-            value = getattr(value, attr, UNBOUND)
+        if chain:
+            value = follow_chain(value, chain)
         values.append(value)
     return tuple(values)
+
+
+# Values a library module attribute may be replaced by in the key: whatever the script
+# put there (its own function, class or module) or a plain setting.
+_SETTING_TYPES = (int, float, str, bytes, bool, complex, type(None))
+
+
+def follow_chain(value: object, chain: tuple[str, ...]) -> object:
+    """Follow ``chain`` from ``value`` through modules; return what the key should hash.
+
+    Through a user module, the attribute read is the value (its code or data counts).
+    Through a library module, the chain is read from the module's own ``__dict__``
+    (never triggering a lazy import or a deprecation warning) and the library module
+    itself stays the value, unless the chain ends in the user's code (a monkeypatch
+    such as ``math.sqrt = my_sqrt``) or in a plain setting (``lib.FLAG = True``): those
+    are the value instead.
+    """
+    start = value
+    for attr in chain:
+        if not isinstance(value, ModuleType):
+            break
+        if is_user_module(value.__name__):
+            value = getattr(value, attr, UNBOUND)
+            start = value
+            continue
+        value = _library_attribute(value, attr)
+        if value is UNBOUND:
+            return start
+    if value is start or isinstance(value, _SETTING_TYPES) or _is_user_code(value):
+        return value
+    return start
+
+
+def _library_attribute(module: ModuleType, attr: str) -> object:
+    """Read ``module.attr`` without running library code: its ``__dict__``, or a submodule.
+
+    Submodules loaded lazily (numpy 2's ``np.random``) are not in the parent's
+    ``__dict__`` until first accessed, but are in ``sys.modules`` once imported.
+    """
+    value = vars(module).get(attr, UNBOUND)
+    if value is UNBOUND:
+        value = sys.modules.get(f"{module.__name__}.{attr}", UNBOUND)
+    return value
+
+
+def _is_user_code(value: object) -> bool:
+    """Tell whether ``value`` is a function, class or module of the user's own code."""
+    if isinstance(value, ModuleType):
+        return is_user_module(value.__name__)
+    if isinstance(value, FunctionType | type):
+        return is_user_module(value.__module__)
+    return False
+
+
+def reached_objects(func: FunctionType, profile: CodeProfile) -> list[object]:
+    """Return what each free name of ``func`` reaches now, chains followed through modules.
+
+    Used once per profile to decide which library states the code uses, so it reads
+    library attributes too (from the module's ``__dict__``, importing nothing).
+    """
+    plain = tuple((cell, name, ()) for cell, name, _ in profile.plan)
+    values = _read_names(func, plain)
+    return [reach(value, chain) for value, (_, _, chain) in zip(values, profile.plan, strict=True)]
+
+
+def reach(value: object, chain: tuple[str, ...]) -> object:
+    """Follow ``chain`` from ``value`` through modules, reading only their ``__dict__``.
+
+    Stops at the first value that is not a module; ``UNBOUND`` if an attribute is not
+    there (yet).
+    """
+    for attr in chain:
+        if not isinstance(value, ModuleType):
+            break
+        value = _library_attribute(value, attr)
+    return value
+
+
+# Per code object: (registry version, states its code uses), decided at the first call.
+_state_plans: dict[int, tuple[CodeType, int, tuple[AmbientState, ...]]] = {}
+
+
+def ambient_inputs(
+    func: FunctionType, profile: CodeProfile
+) -> tuple[tuple[str, bytes | None], ...] | None:
+    """Digest the library states ``func``'s code uses (``None`` if it uses none).
+
+    Which states is decided once per code object (and again if a state is registered
+    later); a call reads and digests only those.
+    """
+    code = func.__code__
+    plan = _state_plans.get(id(code))
+    version = registry_version()
+    if plan is None or plan[1] != version:
+        reached = reached_objects(func, profile)
+        plan = (code, version, states_used_by(reached))
+        if not any(value is UNBOUND for value in reached):
+            _state_plans[id(code)] = plan
+        # else: a name or a submodule is not there yet (numpy.random is imported on first
+        # use): decide again at the next call rather than keep a decision made without it.
+    if not plan[2]:
+        return None
+    return digest_states(plan[2], _state_digest)
+
+
+def _state_digest(value: object) -> bytes:
+    """Hash one library state value canonically (xxh3-128)."""
+    from checkpointing._hashing import hash_values  # _hashing imports this module
+
+    return hash_values(value, xxhash.xxh3_128, 5).digest()
 
 
 def _builtin_names(namespace: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
-from checkpointing._profile import free_values
+from checkpointing._profile import ambient_inputs, free_values
 from checkpointing._scope import ObservedNames
 from checkpointing.config import defaults
 from checkpointing.context import FuncCallContext
@@ -70,6 +70,9 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
         discovered = subclass_dependencies(context.function, values)
         if discovered:  # plugins found through Base.__subclasses__()
             key = (*key, discovered)
+        states = ambient_inputs(context.function, profile)
+        if states is not None:  # library state the code reads (rcParams, random state...)
+            key = (*key, ("library states", states))
         # Names and docstrings count where the code reads them (f.__name__, __doc__).
         observed = ObservedNames(profile.observes)
         try:

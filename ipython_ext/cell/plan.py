@@ -8,13 +8,25 @@ code) and the options that change what is stored.
 from __future__ import annotations
 
 import builtins
+import re
 import sys
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from checkpointing.cache.base import CacheBase
-from checkpointing.hooks import ObservedNames, module_file_digest, read_imported, value_digest
+from checkpointing.hooks import (
+    ObservedNames,
+    follow_attributes,
+    is_library_module,
+    library_state_digests,
+    module_file_digest,
+    reach_attributes,
+    read_imported,
+    value_digest,
+)
 from ipython_ext.cell.analysis import CellAnalysis
+from ipython_ext.cell.reads import HISTORY_TABLES, CellReads, cell_reads
 from ipython_ext.cell.recording import NOTHING
 
 __all__ = [
@@ -84,48 +96,111 @@ class Unhashable(Exception):
         self.name, self.value, self.cause = name, value, cause
 
 
-def input_digests(shell: Any, analysis: CellAnalysis, options: CellOptions) -> dict[str, str]:
+def input_digests(
+    shell: Any, analysis: CellAnalysis, options: CellOptions, source: str = ""
+) -> dict[str, str]:
     """Hash each input's current value; inputs without a value hash as absent.
 
     Names and docstrings of functions and classes count where the cell, or code it
     reaches, reads them; if such a read is met late, every input is hashed again.
+    With the cell's (transformed) ``source``, also what it reads through its inputs
+    (see :mod:`ipython_ext.cell.reads`): values the notebook put on library modules
+    (``name.attr``), IPython's output history (``_``, ``_3``, ``Out[3]``) and the library
+    states the cell uses (``<state numpy.random>``). Those entries are not variable names.
     """
+    reads = cell_reads(source) if source else CellReads()
     observed = ObservedNames(analysis.observes)
     while True:
         start = observed.attributes
-        digests = _digests(shell, analysis, options, observed)
+        digests = _digests(shell, analysis, options, observed, reads)
         if observed.attributes == start:
             return digests
         observed = ObservedNames(observed.attributes)
 
 
 def _digests(
-    shell: Any, analysis: CellAnalysis, options: CellOptions, observed: ObservedNames
+    shell: Any,
+    analysis: CellAnalysis,
+    options: CellOptions,
+    observed: ObservedNames,
+    reads: CellReads,
 ) -> dict[str, str]:
     ns = shell.user_ns
     names = (set(analysis.inputs) | set(options.inputs)) - set(options.exclude)
     digests: dict[str, str] = {}
+    reached: list[object] = []
     for name in sorted(names):
-        if is_ipython_name(shell, name):
+        if name in HISTORY_TABLES:
+            _history_digests(ns, name, reads.entries.get(name), digests, observed)
+            continue
+        if is_ipython_name(shell, name) and not _HISTORY_NAME.fullmatch(name):
             continue
         if name not in ns:
             if not hasattr(builtins, name) or name in options.inputs:
                 digests[name] = ABSENT
             continue
-        try:
-            digests[name] = digest_of(ns[name], observed)
-        except Exception as exc:  # any failure means: no key
-            raise Unhashable(name, ns[name], exc) from exc
+        value = ns[name]
+        digests[name] = _digest_input(name, value, observed)
+        reached.append(value)
+        for chain in sorted(reads.chains.get(name, ())):
+            reached.append(reach_attributes(value, chain))
+            if isinstance(value, ModuleType) and is_library_module(value):
+                followed = follow_attributes(value, chain)
+                if followed is not value:  # a setting or the notebook's own code
+                    label = ".".join((name, *chain))
+                    digests[label] = _digest_input(label, followed, observed)
     for spec, chain in analysis.imports:
         # What the cell's imports bind (a project module's code) is an input too.
         if spec.partition(":")[0].partition(".")[0] in options.exclude:
             continue
         label = "import " + ".".join((spec, *chain))
         try:
-            digests[label] = digest_of(read_imported(spec, chain), observed)
+            imported = read_imported(spec, chain)
+            digests[label] = digest_of(imported, observed)
         except Exception:  # noqa: BLE001 - the module's file still identifies it
             digests[label] = "file:" + module_file_digest(spec)
+        else:
+            reached.append(imported)
+    for state, digest in library_state_digests(reached).items():
+        digests[f"<state {state}>"] = ABSENT if digest is None else digest
     return digests
+
+
+# IPython's output and input history names (``_``, ``__``, ``_3``, ``_i3``): IPython
+# hides them from %who, but a cell that reads them depends on their values.
+_HISTORY_NAME = re.compile(r"_{1,3}|_\d+|_i{1,3}|_i\d+")
+
+
+def _history_digests(
+    ns: dict[str, Any],
+    table: str,
+    entries: frozenset[int] | None,
+    digests: dict[str, str],
+    observed: ObservedNames,
+) -> None:
+    """Add the digests of the history entries the cell reads (all of them if ``None``)."""
+    history = ns.get(table)
+    if history is None:
+        digests[table] = ABSENT
+        return
+    if entries is None:
+        digests[table] = _digest_input(table, history, observed)
+        return
+    for index in sorted(entries):
+        label = f"{table}[{index}]"
+        try:
+            value = history[index]
+        except (IndexError, KeyError, TypeError):
+            digests[label] = ABSENT
+        else:
+            digests[label] = _digest_input(label, value, observed)
+
+
+def _digest_input(name: str, value: object, observed: ObservedNames) -> str:
+    try:
+        return digest_of(value, observed)
+    except Exception as exc:  # any failure means: no key
+        raise Unhashable(name, value, exc) from exc
 
 
 def cell_key(code: str, digests: dict[str, str], options: CellOptions) -> str:

@@ -190,7 +190,7 @@ class CellCache:
                 "async function that another cell awaits"
             )
         try:
-            digests = input_digests(self.shell, analysis, options)
+            digests = input_digests(self.shell, analysis, options, source)
         except Unhashable as exc:
             message = (
                 f"cell {label!r}: input {exc.name!r} ({type(exc.value).__name__}) cannot be "
