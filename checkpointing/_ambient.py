@@ -273,11 +273,9 @@ def _numpy_legacy_generator() -> object:
 
 def _numpy_random_uses(obj: object) -> bool:
     legacy = _numpy_legacy_generator()
-    if legacy is None:
-        return False
-    if isinstance(obj, ModuleType):
-        return obj.__name__ in ("numpy.random", "numpy.random.mtrand")
-    return getattr(obj, "__self__", None) is legacy
+    # Functions bound to the global generator only: the module itself is reached by every
+    # ``import numpy.random`` and by seeded uses (``np.random.default_rng(0)``).
+    return legacy is not None and getattr(obj, "__self__", None) is legacy
 
 
 def _numpy_random_sets(obj: object) -> bool:
@@ -301,7 +299,7 @@ def _random_uses(obj: object) -> bool:
     random = sys.modules.get("random")
     if random is None:
         return False
-    return obj is random or getattr(obj, "__self__", None) is getattr(random, "_inst", None)
+    return getattr(obj, "__self__", None) is getattr(random, "_inst", None)
 
 
 def _random_sets(obj: object) -> bool:

@@ -159,8 +159,8 @@ def _digests(
             digests[label] = digest_of(imported, observed)
         except Exception:  # noqa: BLE001 - the module's file still identifies it
             digests[label] = "file:" + module_file_digest(spec)
-        else:
-            reached.append(imported)
+        else:  # what the chain reaches, for the library states the cell uses
+            reached.append(reach_attributes(read_imported(spec, ()), chain))
     for state, digest in library_state_digests(reached).items():
         digests[f"<state {state}>"] = ABSENT if digest is None else digest
     return digests
