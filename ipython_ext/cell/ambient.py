@@ -60,11 +60,15 @@ def _set_pandas_options(values: dict[str, Any]) -> None:
 
 
 def _rc_params() -> dict[str, Any]:
-    # ``backend`` is left out: reading it picks a backend (importing pyplot); ``_get``
-    # reads a value without that, where matplotlib has it.
+    # The backend's own keys are left out: reading ``backend`` picks a backend (importing
+    # pyplot), and ``interactive`` follows the backend, not the user's settings. ``_get``
+    # reads a value without side effects, where matplotlib has it.
     params = _module("matplotlib").rcParams
     get = getattr(params, "_get", None) or params.__getitem__
-    return {key: get(key) for key in params if key != "backend"}
+    return {key: get(key) for key in params if key not in _BACKEND_KEYS}
+
+
+_BACKEND_KEYS = frozenset({"backend", "backend_fallback", "interactive"})
 
 
 def _set_rc_params(values: dict[str, Any]) -> None:

@@ -214,7 +214,10 @@ class _ValueHook:
         self._recording.value = value
 
 
-_CELL_EVENTS = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+# Only the per-cell hooks: ``pre_execute``/``post_execute`` fire for any code IPython runs
+# (silent runs too), and matplotlib's inline backend shows a cell's figures from
+# ``post_execute``, which must happen while the body's output is recorded.
+_CELL_EVENTS = ("pre_run_cell", "post_run_cell")
 
 
 @contextlib.contextmanager

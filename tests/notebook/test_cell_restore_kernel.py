@@ -190,6 +190,17 @@ def test_a_cell_binding_a_widget_runs_each_time_and_warns_once(run_notebook, tmp
     assert runs(tmp_path) == 2
 
 
+def test_figures_replay_when_pyplot_was_already_in_use(run_notebook, tmp_path):
+    """A figure drawn in a cached cell after earlier plots is stored and replayed."""
+    setup = LOAD + "\nimport matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
+    cached = "%%checkpoint\n" + COUNT + "plt.plot([1, 2, 3])\nprint('drawn')\n"
+    first, second = run_twice(run_notebook, tmp_path, [setup, cached])
+    kinds = [o["output_type"] for o in second.notebook.cells[1]["outputs"]]
+    assert kinds == ["display_data", "stream", "display_data"]
+    assert "image/png" in second.notebook.cells[1]["outputs"][2]["data"]
+    assert first.outputs[1] == "drawn\n<Figure size 640x480 with 1 Axes>\n"
+
+
 def test_other_extensions_cell_hooks_fire_once(run_notebook, tmp_path):
     """A miss runs the body once: other extensions' pre/post cell hooks fire once per cell."""
     setup = (
