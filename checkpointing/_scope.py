@@ -45,7 +45,9 @@ import xxhash
 from checkpointing._classify import is_user_module
 
 __all__ = [
+    "DYNAMIC",
     "IMPORTED",
+    "STAR",
     "ImportBinding",
     "Kind",
     "ObservedNames",
@@ -344,6 +346,22 @@ class _Builder:
                 scope.walrus_home().bind(node.target.id)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             self._import(node, scope)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and (dynamic := _dynamic_import(node.value)) is not None
+        ):
+            # ``mod = importlib.import_module("m")`` binds ``mod`` like ``import m as mod``.
+            name = node.targets[0].id
+            scope.bind(name, Kind.IMPORTED)
+            scope.imports.setdefault(name, []).append(dynamic)
+            self.visit(node.value, scope)
+        elif isinstance(node, ast.Call) and (dynamic := _dynamic_import(node)) is not None:
+            scope.imports.setdefault(DYNAMIC, []).append(dynamic)
+            for child in ast.iter_child_nodes(node):
+                self.visit(child, scope)
         elif isinstance(node, ast.Global):
             scope.declared_global.update(node.names)
         elif isinstance(node, ast.Nonlocal):
@@ -375,8 +393,11 @@ class _Builder:
 
     def _import(self, node: ast.Import | ast.ImportFrom, scope: Scope) -> None:
         for alias in node.names:
-            if alias.name == "*":
-                continue  # binds names nobody can list statically
+            if alias.name == "*" and isinstance(node, ast.ImportFrom):
+                # Binds names nobody can list statically: the module is a dependency.
+                star = ImportBinding(node.module or "", node.level, None)
+                scope.imports.setdefault(STAR, []).append(star)
+                continue
             if isinstance(node, ast.ImportFrom):
                 binding = ImportBinding(node.module or "", node.level, alias.name)
                 name = alias.asname or alias.name
@@ -386,6 +407,28 @@ class _Builder:
                 name = alias.asname or alias.name.partition(".")[0]
             scope.bind(name, Kind.IMPORTED)
             scope.imports.setdefault(name, []).append(binding)
+
+
+# Keys of Scope.imports that bind no name: ``from m import *`` and
+# ``importlib.import_module("m")`` / ``__import__("m")`` with a constant name.
+STAR = "*"
+DYNAMIC = "()"
+
+
+def _dynamic_import(node: ast.Call) -> ImportBinding | None:
+    """Return the module ``import_module("m")`` or ``__import__("m")`` imports, if constant."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name not in ("import_module", "__import__") or not node.args:
+        return None
+    first = node.args[0]
+    if not isinstance(first, ast.Constant) or not isinstance(first.value, str):
+        return None
+    module = first.value.lstrip(".")
+    level = len(first.value) - len(module)
+    if not module and not level:
+        return None
+    return ImportBinding(module, level, None)
 
 
 def observed_attributes(node: ast.AST) -> frozenset[str]:

@@ -35,6 +35,10 @@ BODY_IMPORTS = {
     "from module import constant": ("from helpers import SCALE", "x + SCALE"),
     "import package.module": ("import pkg.helpers", "pkg.helpers.f(x)"),
     "from package import module": ("from pkg import helpers", "helpers.f(x)"),
+    "importlib.import_module": (
+        "import importlib; helpers = importlib.import_module('helpers')",
+        "helpers.f(x)",
+    ),
 }
 
 

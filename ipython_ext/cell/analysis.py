@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from checkpointing.hooks import (
+    STAR,
     ImportBinding,
     Kind,
     Scope,
@@ -148,6 +149,7 @@ class _Analyser:
         self._by_node: dict[int, Scope] = {}
         self._trees: list[object] = []  # keeps analysed trees (and node ids) alive
         self.imports: dict[tuple[str, tuple[str, ...]], None] = {}
+        self._stars: list[str] = []  # modules of ``from m import *``
         self._module = self._adopt(tree)
         # The globals read by the bodies of each function or class the cell defines.
         self.body_reads: dict[str, dict[str, None]] = {}
@@ -174,6 +176,10 @@ class _Analyser:
             for bindings in scope.imports.values():
                 for binding in bindings:
                     self._import(binding, None)
+        for star in scopes.root.imports.get(STAR, ()):
+            spec = star.spec(None)
+            if spec is not None:
+                self._stars.append(spec)
         return scopes.root
 
     def _import(self, binding: ImportBinding, chain: tuple[str, ...] | None) -> None:
@@ -192,6 +198,10 @@ class _Analyser:
             # Read whenever the function is called, maybe in a later cell: globals the
             # cell never binds are inputs whether or not the cell itself calls it.
             inputs.update((name, None) for name in reads if name not in self.bound)
+        for spec in self._stars:
+            # Any name read may come from the star import: what the module binds counts.
+            for name in inputs:
+                self.imports.setdefault((f"{spec}:{name}", ()))
         definitions = tuple(
             definition
             for index, definition in sorted(self.definitions.items())

@@ -51,6 +51,11 @@ def test_globals_read_by_functions_the_cell_calls_are_inputs(code: str, inputs: 
             [("helpers", ()), ("helpers", ("SCALE",))],
         ),
         ("from .helpers import f", []),  # a cell is no package: the import fails when run
+        (
+            "from helpers import *\ny = f(1)",
+            [("helpers", ()), ("helpers:f", ())],
+        ),
+        ("m = importlib.import_module('helpers')", [("helpers", ())]),
     ],
 )
 def test_imports_anywhere_in_the_cell_are_recorded(code: str, imports: list[Any]) -> None:
@@ -116,8 +121,17 @@ def _ran(output: str) -> bool:
         "from helpers import SCALE\ny = SCALE + 1",
         "def run():\n    import helpers\n    return helpers.f(1)\ny = run()",
         "import helpers\ny = helpers.f(1)\ndel helpers",
+        "from helpers import *\ny = f(1)",
     ],
-    ids=["import", "alias-constant", "from-function", "from-constant", "in-function", "del"],
+    ids=[
+        "import",
+        "alias-constant",
+        "from-function",
+        "from-constant",
+        "in-function",
+        "del",
+        "star",
+    ],
 )
 def test_edited_module_imported_by_the_cell_reruns_it(
     run_notebook: Any, tmp_path: Path, body: str
