@@ -167,6 +167,11 @@ class Scope:
             and name not in self.declared_nonlocal
         )
 
+    @property
+    def star_imports(self) -> list[ImportBinding]:
+        """The modules ``from m import *`` statements in this scope import."""
+        return self.imports.get(STAR, [])
+
     def walrus_home(self) -> Scope:
         """Return the scope a walrus in this scope binds in (skipping comprehensions)."""
         scope = self

@@ -42,7 +42,6 @@ from types import CodeType, FunctionType, ModuleType
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._normalize import all_parameters, simplify
 from checkpointing._scope import (
-    STAR,
     ImportBinding,
     Kind,
     ObservedNames,
@@ -58,7 +57,6 @@ from checkpointing._verify import find_definition, source_matches_code
 from checkpointing.events import CheckpointEvent, subscribe
 
 __all__ = [
-    "STAR",
     "CheckpointEvent",
     "ImportBinding",
     "Kind",

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from checkpointing.hooks import (
-    STAR,
     ImportBinding,
     Kind,
     Scope,
@@ -176,7 +175,7 @@ class _Analyser:
             for bindings in scope.imports.values():
                 for binding in bindings:
                     self._import(binding, None)
-        for star in scopes.root.imports.get(STAR, ()):
+        for star in scopes.root.star_imports:
             spec = star.spec(None)
             if spec is not None:
                 self._stars.append(spec)
