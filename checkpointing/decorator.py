@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from checkpointing.cache.base import CacheBase
     from checkpointing.engine import CallEngine, Stage
     from checkpointing.explain import Explanation
-    from checkpointing.interfaces import Identifier
+    from checkpointing.interfaces import CacheSpec, Identifier
 
 __all__ = ["CheckpointedFunction", "DecoratorCheckpoint", "checkpoint"]
 
@@ -77,7 +77,9 @@ class DecoratorCheckpoint:
     instance may decorate any number of functions: each keeps its own scope.
     """
 
-    def __init__(self, identifier: Identifier, cache: Any, on_error: str | None = None) -> None:
+    def __init__(
+        self, identifier: Identifier, cache: CacheSpec, on_error: str | None = None
+    ) -> None:
         from checkpointing.backend import SaveRetrieveCache, resolve_cache
 
         if isinstance(identifier, type):
@@ -115,7 +117,7 @@ def checkpoint(
     directory: str | os.PathLike[str] | None = None,
     on_error: str | None = None,
     cache_pickle_protocol: int | None = None,
-    cache: Any = None,
+    cache: CacheSpec | None = None,
 ) -> DecoratorCheckpoint: ...
 
 
@@ -123,7 +125,7 @@ def checkpoint(
     directory: Any = None,
     on_error: str | None = None,
     cache_pickle_protocol: int | None = None,
-    cache: Any = None,
+    cache: CacheSpec | None = None,
 ) -> Any:
     """Cache a function's results; use as ``@checkpoint()`` or bare ``@checkpoint``.
 

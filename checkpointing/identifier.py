@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import sys
 from abc import ABC, abstractmethod
 from typing import Any
@@ -11,7 +10,7 @@ from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
 from checkpointing._profile import ambient_inputs, free_values
 from checkpointing._scope import ObservedNames
-from checkpointing.config import defaults
+from checkpointing.config import defaults, validate
 from checkpointing.context import FuncCallContext
 from checkpointing.exceptions import IdentificationError
 
@@ -47,19 +46,16 @@ class AutoFuncCallIdentifier(FuncCallIdentifierBase):
     """
 
     def __init__(self, algorithm: str | None = None, pickle_protocol: int | None = None) -> None:
-        self.algorithm = algorithm if algorithm is not None else defaults["hash.algorithm"]
-        if not isinstance(self.algorithm, str):
-            raise TypeError(f"algorithm must be a string, got {self.algorithm!r}")
+        # The same rules as the settings these arguments stand in for.
+        if algorithm is None:
+            algorithm = defaults["hash.algorithm"]
+        self.algorithm: str = validate("hash.algorithm", algorithm, "algorithm")
         self._new_hasher = hasher_factory(self.algorithm)
-        protocol = pickle_protocol
-        if protocol is None:
-            protocol = defaults["hash.pickle_protocol"]
-        if not isinstance(protocol, int) or not 2 <= protocol <= pickle.HIGHEST_PROTOCOL:
-            raise ValueError(
-                f"pickle_protocol must be an int from 2 to {pickle.HIGHEST_PROTOCOL}, "
-                f"got {protocol!r}"
-            )
-        self.pickle_protocol = protocol
+        if pickle_protocol is None:
+            pickle_protocol = defaults["hash.pickle_protocol"]
+        self.pickle_protocol: int = validate(
+            "hash.pickle_protocol", pickle_protocol, "pickle_protocol"
+        )
 
     def identify(self, context: FuncCallContext) -> str:
         """Return the hex digest of the call context (see the class docstring)."""

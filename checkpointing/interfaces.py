@@ -16,13 +16,13 @@ Kept free of heavy imports: the decorator module imports it at ``import checkpoi
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
-    from checkpointing.cache.base import EntryInfo
+    from checkpointing.cache.base import CacheBase, EntryInfo
     from checkpointing.context import FuncCallContext
 
-__all__ = ["CallRecord", "Identifier", "SaveRetrieve", "entry_info"]
+__all__ = ["CacheSpec", "CallRecord", "Identifier", "SaveRetrieve", "entry_info"]
 
 
 class CallRecord(NamedTuple):
@@ -60,6 +60,10 @@ class SaveRetrieve(Protocol):
     def retrieve(self, context_id: Any) -> Any:
         """Return what is stored under ``context_id`` or raise ``CheckpointNotExist``."""
         ...
+
+
+CacheSpec: TypeAlias = "CacheBase | SaveRetrieve | str"
+"""What names a cache: a ``CacheBase``, a seed-style object, a backend name or a URL."""
 
 
 def entry_info(context_id: Hashable, record: CallRecord) -> EntryInfo:

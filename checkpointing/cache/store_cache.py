@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import sys
 import time
 import warnings
@@ -26,7 +25,7 @@ from checkpointing._version import __version__
 from checkpointing.cache import codec
 from checkpointing.cache._ids import IdCodec, codec_of, decode_id, encode_id
 from checkpointing.cache.base import CacheBase, EntryInfo
-from checkpointing.config import defaults
+from checkpointing.config import defaults, validate
 from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning, StorageError
 from checkpointing.store.base import Store
 
@@ -55,15 +54,9 @@ def resolve_secret(secret: str | bytes | None) -> bytes | None:
 
 def _check_protocol(protocol: Any) -> int:
     """Return ``protocol`` if it is a usable pickle protocol, else raise ``ValueError``."""
-    if (
-        isinstance(protocol, bool)
-        or not isinstance(protocol, int)
-        or not 0 <= protocol <= pickle.HIGHEST_PROTOCOL
-    ):
-        raise ValueError(
-            f"pickle_protocol must be an int from 0 to {pickle.HIGHEST_PROTOCOL}, got {protocol!r}"
-        )
-    return protocol
+    # The rule of the cache.pickle_protocol setting, so argument and setting agree.
+    checked: int = validate("cache.pickle_protocol", protocol, "pickle_protocol")
+    return checked
 
 
 def _stacklevel() -> int:

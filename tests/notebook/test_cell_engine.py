@@ -35,7 +35,11 @@ class DictCache(CacheBase):
 store = DictCache()
 """
 
+# A cache written for the original package: save and retrieve only, no CacheBase.
+SEED_CACHE = USER_CACHE.replace("(CacheBase)", "")
+
 CACHES = {
+    "seed": SEED_CACHE,
     "memory": "from checkpointing import MemoryCache\nstore = MemoryCache()\n",
     "file": "from checkpointing import PickleFileCache\nstore = PickleFileCache('elsewhere')\n",
     "user": USER_CACHE,

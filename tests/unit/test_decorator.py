@@ -197,7 +197,7 @@ def test_bad_settings_are_refused_with_clear_messages() -> None:
     with pytest.raises(TypeError, match="identifier"):
         DecoratorCheckpoint(object(), MemoryCache())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="cache"):
-        DecoratorCheckpoint(AutoFuncCallIdentifier(), object())
+        DecoratorCheckpoint(AutoFuncCallIdentifier(), object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not both"):
         checkpoint(directory="x", cache=MemoryCache())
 

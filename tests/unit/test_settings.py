@@ -156,9 +156,9 @@ def test_save_retrieve_objects_are_adapted_once(capsys: Any) -> None:
 def test_objects_without_save_or_retrieve_are_refused() -> None:
     """Neither a cache nor a seed-style object: TypeError naming what is missing."""
     with pytest.raises(TypeError, match=r"lacks save\(\) and retrieve\(\)"):
-        checkpoint(cache=object())
+        checkpoint(cache=object())  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="did you mean MemoryCache"):
-        checkpoint(cache=MemoryCache)
+        checkpoint(cache=MemoryCache)  # type: ignore[call-overload]
 
 
 def test_cache_base_instances_are_used_as_they_are() -> None:
