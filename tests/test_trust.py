@@ -126,9 +126,10 @@ def test_directory_with_foreign_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"CACHEDIR\.TAG") as caught:
         cache.save("x", 1)
     assert str(tmp_path) in str(caught.value)
-    with pytest.raises(StorageError):
-        cache.clear()
-    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+    (tmp_path / f".tmp-{dead_pid()}-0123456789abcdef").write_text("looks like a temp file")
+    assert cache.entries() == []
+    assert cache.clear() == 0
+    assert len(os.listdir(tmp_path)) == 2  # notes.txt and the look-alike, both untouched
 
 
 def test_marker_allows_a_directory_with_foreign_files(tmp_path: Path) -> None:
@@ -204,10 +205,12 @@ def test_temp_files_of_dead_writers_are_reclaimed(tmp_path: Path) -> None:
     try:
         alive = tmp_path / f"{TEMP_PREFIX}{_OWNER}-{sleeper.pid}-abc"
         remote = tmp_path / f"{TEMP_PREFIX}0000beef-{os.getpid()}-abc"
-        for path in (dead, alive, remote):
+        legacy = tmp_path / f"{TEMP_PREFIX}{dead_pid()}-0123456789abcdef"  # format 1's names
+        for path in (dead, alive, remote, legacy):
             path.write_bytes(b"x" * 1000)
         cache.save("y", 2)
         assert not dead.exists()
+        assert not legacy.exists()
         assert alive.exists()
         assert remote.exists()
         old = time.time() - 2 * 24 * 3600

@@ -173,9 +173,14 @@ def _process_alive(pid: int) -> bool:
 
 def is_abandoned(name: str, age: float) -> bool:
     """Tell whether temp file ``name``, last written ``age`` seconds ago, is a leftover."""
-    owner, _, rest = name[len(TEMP_PREFIX) :].partition("-")
-    pid_text = rest.partition("-")[0]
-    if owner != _OWNER or not pid_text.isdigit():
+    fields = name[len(TEMP_PREFIX) :].split("-")
+    if len(fields) == 2 and fields[0].isdigit():
+        owner, pid_text = _OWNER, fields[0]  # ".tmp-<pid>-<random>", as format 1 named them
+    elif len(fields) == 3 and fields[1].isdigit():
+        owner, pid_text = fields[0], fields[1]
+    else:
+        return age > FOREIGN_TEMP_AGE
+    if owner != _OWNER:
         return age > FOREIGN_TEMP_AGE
     pid = int(pid_text)
     if pid == os.getpid():

@@ -285,8 +285,11 @@ class DirectoryStore(Store):
         return True
 
     def list(self) -> Iterator[str]:
-        """Yield the keys of the entry files: regular files named ``<key>.pickle`` with magic."""
-        if not self._check_directory(create=False):
+        """Yield the keys of the entry files: regular files named ``<key>.pickle`` with magic.
+
+        A directory that is not a cache directory (see ``put``) holds no entries.
+        """
+        if not self._usable_for_reading():
             return
         try:
             with os.scandir(self.directory) as scan:
@@ -351,4 +354,6 @@ class DirectoryStore(Store):
 
     def reclaim(self) -> int:
         """Delete temp files left by writers that died; return how many."""
+        if not self._usable_for_reading():
+            return 0  # not a cache directory: nothing in it is ours
         return reclaim_temps(self.directory)
