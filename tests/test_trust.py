@@ -109,6 +109,8 @@ def test_listing_and_clearing_never_unpickle(tmp_path: Path) -> None:
         None, "m.f", 0.0, 0, 1.0, "", 0))  # fmt: skip
     (listed,) = [e for e in cache.entries() if e.function == ""]
     assert "Planted" in str(listed.context_id)  # shown by its repr, not rebuilt
+    assert cache.delete(listed.context_id) is True  # and found again by its key
+    assert len(cache.entries()) == 1
     assert cache.clear(function="m.g") == 0
     assert cache.clear(function="m.f") == 1
     assert not (tmp_path / "ran-id").exists()

@@ -20,7 +20,7 @@ from typing import Any
 
 import xxhash
 
-__all__ = ["IdCodec", "codec_of", "decode_id", "encode_id"]
+__all__ = ["IdCodec", "ListedId", "codec_of", "decode_id", "encode_id"]
 
 # The look-ahead keeps strings shaped like hashed keys from being used as keys themselves.
 _SAFE_NAME = re.compile(r"(?!id-[0-9a-f]{32}\Z)[0-9a-z_][0-9a-z_.\-]{0,199}")
@@ -49,6 +49,32 @@ class IdCodec:
         self.digest: bytes = hasher.digest()
         if self.key is None:
             self.key = "id-" + hasher.hexdigest()
+
+
+class ListedId:
+    """A listed entry's id that JSON could not hold: shown by its repr, found by its key.
+
+    ``entries()`` returns one where rebuilding the real id would mean unpickling it;
+    passing it back to ``delete`` removes that entry (so limits and ``prune`` work).
+    """
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, key: str, text: str) -> None:
+        self.key = key
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ListedId) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 # Hits look the same string ids up again and again: remember their keys and digests.

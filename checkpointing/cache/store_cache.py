@@ -23,7 +23,7 @@ from typing import Any
 
 from checkpointing._version import __version__
 from checkpointing.cache import codec
-from checkpointing.cache._ids import IdCodec, codec_of, decode_id, encode_id
+from checkpointing.cache._ids import IdCodec, ListedId, codec_of, decode_id, encode_id
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.config import defaults, validate
 from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning, StorageError
@@ -270,7 +270,7 @@ class StoreCache(CacheBase):
     def _info(self, key: str, head: codec.EntryHead) -> EntryInfo:
         """Build the ``EntryInfo`` of an entry from its head and the store's usage record."""
         meta = head.meta
-        context_id: Any = meta.get("context_id")
+        context_id: Any = ListedId(key, str(meta.get("context_id")))
         with contextlib.suppress(ValueError, TypeError):
             context_id = decode_id(meta.get("id"))
         hits, last_used = self.store.usage(key)
@@ -294,7 +294,7 @@ class StoreCache(CacheBase):
 
     def delete(self, context_id: Any) -> bool:
         """Remove the entry of ``context_id``; return whether there was one."""
-        key = codec_of(context_id).key
+        key = context_id.key if type(context_id) is ListedId else codec_of(context_id).key
         assert key is not None
         return self.store.delete(key)
 
