@@ -113,17 +113,21 @@ def test_concurrent_puts_publish_whole_entries(store: Store) -> None:
     """Threads replacing one key never let a reader see a mixture or a prefix."""
     values = [bytes([n]) * 200_000 for n in range(1, 5)]
     stop = threading.Event()
+    errors: list[BaseException] = []
 
     def write(value: bytes) -> None:
-        while not stop.is_set():
-            store.put("k", [value[:1000], value[1000:]])
+        try:
+            while not stop.is_set():
+                store.put("k", [value[:1000], value[1000:]])
+        except BaseException as exc:  # noqa: BLE001 - asserted on below
+            errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(v,)) for v in values]
     for thread in threads:
         thread.start()
     try:
         seen = 0
-        while seen < 50:
+        while seen < 50 and not errors:
             reader = store.get("k")
             if reader is None:
                 continue
@@ -133,6 +137,7 @@ def test_concurrent_puts_publish_whole_entries(store: Store) -> None:
         stop.set()
         for thread in threads:
             thread.join()
+    assert errors == []
 
 
 def test_fetch_returns_small_entries_whole(store: Store) -> None:

@@ -113,6 +113,8 @@ class DirectoryStore(Store):
                 # Any name: entries of earlier versions may have capitals in their names.
                 if name.endswith(SUFFIX) and has_magic(entry.path, self.magic):
                     continue
+                if not os.path.lexists(entry.path):
+                    continue  # replaced or removed since the scan listed it
                 return name
         return None
 
@@ -130,12 +132,17 @@ class DirectoryStore(Store):
                 self._checked = self._marked = True
                 return True
             if not os.path.isdir(where):
-                if os.path.lexists(where):
-                    raise StorageError(f"cache directory {where!r} exists and is not a directory")
                 if not create:
+                    if os.path.lexists(where):
+                        raise StorageError(f"cache directory {where!r} is not a directory")
                     return False
                 try:
+                    # Another process or thread may be creating it too: that is fine.
                     os.makedirs(where, exist_ok=True)
+                except FileExistsError as exc:
+                    raise StorageError(
+                        f"cache directory {where!r} exists and is not a directory"
+                    ) from exc
                 except OSError as exc:
                     raise StorageError(f"cannot create cache directory {where!r}: {exc}") from exc
             foreign = self._foreign_file()
