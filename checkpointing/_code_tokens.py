@@ -349,21 +349,26 @@ _NOT_SINGLETONS = (
 
 
 def module_attribute(obj: object) -> str | None:
-    """Return ``"module:name"`` if the module of ``obj``'s class holds ``obj`` as ``name``."""
-    module_name = type(obj).__module__
-    index = _indexes.get(module_name)
-    if index is None:
-        module = sys.modules.get(module_name)
-        if module is None:
-            return None
-        index = _index_module(module)
-        _indexes[module_name] = index
-    entry = index.get(id(obj))
-    if entry is None or entry[1] is not obj:
-        return None
-    if getattr(sys.modules.get(module_name), entry[0], None) is not obj:
-        return None  # rebound since: no longer what the name means
-    return f"{module_name}:{entry[0]}"
+    """Return ``"module:name"`` if a library module holds ``obj`` as ``name``.
+
+    The modules asked are the one defining ``obj``'s class and its top-level package
+    (where libraries re-export their public objects); each is indexed once.
+    """
+    module_name = module_of(type(obj))
+    top = module_name.partition(".")[0]
+    for candidate in (module_name, top) if top != module_name else (module_name,):
+        index = _indexes.get(candidate)
+        if index is None:
+            module = sys.modules.get(candidate)
+            if module is None:
+                continue
+            index = _indexes[candidate] = _index_module(module)
+        entry = index.get(id(obj))
+        if entry is None or entry[1] is not obj:
+            continue
+        if getattr(sys.modules.get(candidate), entry[0], None) is obj:
+            return f"{candidate}:{entry[0]}"  # else rebound since: no longer that name
+    return None
 
 
 def _index_module(module: ModuleType) -> dict[int, tuple[str, object]]:

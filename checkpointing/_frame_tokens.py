@@ -46,10 +46,13 @@ def install() -> None:
         return tuple(found)
 
     def metadata(obj: Any, base: type) -> Any:
+        """Return a subclass's class, its ``_metadata`` and its public attributes."""
         if type(obj) is base:
             return None
         names = getattr(type(obj), "_metadata", ())
-        return (type(obj), tuple((name, getattr(obj, name, None)) for name in names))
+        declared = tuple((name, getattr(obj, name, None)) for name in names)
+        own = sorted((k, v) for k, v in vars(obj).items() if not k.startswith("_"))
+        return (type(obj), declared, tuple(own))
 
     def values(series: Any) -> Any:
         if isinstance(series.dtype, numpy.dtype):

@@ -308,3 +308,12 @@ def test_an_array_met_twice_in_one_value_hashes_like_two_equal_arrays() -> None:
     changed = array.copy()
     changed[-1] = -1
     assert key([array, array]) != key([array, changed])
+
+
+def test_pandas_subclass_public_attributes_are_in_the_key() -> None:
+    """An attribute set on an instance of a DataFrame subclass changes its key."""
+    first, second = Labelled({"a": [1]}), Labelled({"a": [1]})
+    first.label = second.label = "same"
+    object.__setattr__(first, "unit", "m")
+    object.__setattr__(second, "unit", "km")
+    assert key(first) != key(second)
