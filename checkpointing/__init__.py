@@ -36,6 +36,7 @@ if _typing.TYPE_CHECKING:
     from checkpointing.cache import CacheBase, EntryInfo, MemoryCache, PickleFileCache, StoreCache
     from checkpointing.identifier import AutoFuncCallIdentifier, FuncCallIdentifierBase
     from checkpointing.store import DirectoryStore, Store
+    from checkpointing.store.urls import open_cache
 
 # Public names defined in modules that are imported on first use: name -> module.
 _LAZY = {
@@ -48,6 +49,7 @@ _LAZY = {
     "PickleFileCache": "checkpointing.cache.pickle_file",
     "Store": "checkpointing.store",
     "StoreCache": "checkpointing.cache.store_cache",
+    "open_cache": "checkpointing.store.urls",
     "register_ambient_state": "checkpointing._ambient",
     "register_token": "checkpointing._tokens",
 }
@@ -113,6 +115,7 @@ __all__ = [
     "checkpoint",
     "defaults",
     "load_ipython_extension",
+    "open_cache",
     "register_ambient_state",
     "register_token",
     "unload_ipython_extension",

@@ -9,11 +9,16 @@ and the ``cache.backend`` setting all go through it.
   :class:`SaveRetrieveCache`, so the engine always talks to a ``CacheBase``;
 * ``"file"`` is a ``PickleFileCache`` in ``defaults["cache.filesystem.directory"]``,
   ``"memory"`` the process's shared ``MemoryCache``;
-* a URL (``scheme://...``) names a remote or shared store (see ``_cache_from_url``).
+* a URL (``scheme://...``) names a shared store or a directory, a path (``./cache``,
+  ``~/x``, ``/data/c``, an ``os.PathLike``) a directory: see
+  :func:`checkpointing.open_cache`;
+* with no spec and ``cache.backend`` left at ``"file"``, the ``CHECKPOINTING_CACHE``
+  environment variable (a URL or path) names the cache, so a team sets it once.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any
@@ -29,12 +34,22 @@ _shared: dict[str, CacheBase] = {}
 _shared_lock = threading.Lock()
 
 
+def _is_path(value: str) -> bool:
+    """Tell whether ``value`` is written as a directory path (not a bare word)."""
+    return value.startswith((".", "~")) or "/" in value or os.sep in value
+
+
 def check_backend_spec(name: str, value: Any) -> str:
-    """Return ``value`` if it names a backend (``file``, ``memory``) or is a URL."""
-    if isinstance(value, str) and (value in BACKEND_NAMES or _URL.fullmatch(value)):
+    """Return ``value`` if it names a backend (``file``, ``memory``), a URL or a path."""
+    if isinstance(value, str) and (
+        value in BACKEND_NAMES or _URL.fullmatch(value) or _is_path(value)
+    ):
         return value
     names = ", ".join(repr(n) for n in BACKEND_NAMES)
-    raise ValueError(f"{name} must be one of {names} or a cache URL (scheme://...), got {value!r}")
+    raise ValueError(
+        f"{name} must be one of {names}, a cache URL (scheme://...) or a directory path "
+        f"(write './{value}' for a directory of that name), got {value!r}"
+    )
 
 
 def resolve_cache(spec: object = None, *, label: str = "cache") -> CacheBase:
@@ -45,10 +60,15 @@ def resolve_cache(spec: object = None, *, label: str = "cache") -> CacheBase:
     """
     if spec is None:
         from checkpointing.config import defaults
+        from checkpointing.store.urls import default_cache_spec
 
         spec = defaults["cache.backend"]
+        if spec == "file":
+            spec = default_cache_spec() or spec
     if isinstance(spec, CacheBase):
         return spec
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
     if isinstance(spec, type):
         raise TypeError(
             f"{label} must be an instance, got the class {spec.__name__}; "
@@ -84,9 +104,10 @@ def _shared_cache(name: str) -> CacheBase:
 
 
 def _cache_from_url(url: str) -> CacheBase:
-    """Return the cache a URL names. Shared stores (Redis, object storage) plug in here."""
-    scheme = url.partition("://")[0]
-    raise ValueError(f"no cache backend for URL scheme {scheme!r} ({url!r})")
+    """Return the cache a URL or path names (see :func:`checkpointing.open_cache`)."""
+    from checkpointing.store.urls import open_cache
+
+    return open_cache(url)
 
 
 class SaveRetrieveCache(CacheBase):

@@ -88,6 +88,18 @@ def _cache_backend(name: str, value: Any) -> str:
     return check_backend_spec(name, value)
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 # setting -> (default, validator). The only list of settings.
 _TABLE: dict[str, tuple[Any, Validator]] = {
     "cache.backend": ("file", _cache_backend),
@@ -99,6 +111,10 @@ _TABLE: dict[str, tuple[Any, Validator]] = {
     "cache.pickle_protocol": (5, _pickle_protocol(0)),
     # The key that signs entries (see checkpointing.cache.store_cache).
     "cache.secret": (None, _secret),
+    # One computation per key on concurrent misses (see checkpointing._dedup).
+    "checkpoint.dedup": (True, _flag),
+    "checkpoint.dedup_timeout": (600.0, _seconds),
+    "checkpoint.lock_ttl": (60.0, _seconds),
     "checkpoint.on_error": ("warn", _on_error),
     "hash.algorithm": ("xxh3_128", _hash_algorithm),
     "hash.pickle_protocol": (5, _pickle_protocol(2)),  # the key pickler needs 2+

@@ -78,7 +78,11 @@ class DecoratorCheckpoint:
     """
 
     def __init__(
-        self, identifier: Identifier, cache: CacheSpec, on_error: str | None = None
+        self,
+        identifier: Identifier,
+        cache: CacheSpec,
+        on_error: str | None = None,
+        dedup: bool | None = None,
     ) -> None:
         from checkpointing.backend import SaveRetrieveCache, resolve_cache
 
@@ -100,10 +104,12 @@ class DecoratorCheckpoint:
         self.on_error = validate_on_error(
             on_error if on_error is not None else defaults["checkpoint.on_error"]
         )
+        # Concurrent misses on one key compute once (see checkpointing._dedup).
+        self.dedup: bool = defaults["checkpoint.dedup"] if dedup is None else bool(dedup)
 
     def __call__(self, func: Callable[P, R]) -> CheckpointedFunction[P, R]:
         """Return a caching wrapper of ``func`` with a ``rerun`` method."""
-        checkpointed = _Checkpointed(func, self.identifier, self.store, self.on_error)
+        checkpointed = _Checkpointed(func, self.identifier, self.store, self.on_error, self.dedup)
         wrapper: CheckpointedFunction[P, R] = _build_wrapper(checkpointed, self.cache)
         return wrapper
 
@@ -118,6 +124,7 @@ def checkpoint(
     on_error: str | None = None,
     cache_pickle_protocol: int | None = None,
     cache: CacheSpec | None = None,
+    dedup: bool | None = None,
 ) -> DecoratorCheckpoint: ...
 
 
@@ -126,14 +133,19 @@ def checkpoint(
     on_error: str | None = None,
     cache_pickle_protocol: int | None = None,
     cache: CacheSpec | None = None,
+    dedup: bool | None = None,
 ) -> Any:
     """Cache a function's results; use as ``@checkpoint()`` or bare ``@checkpoint``.
 
-    Results go to ``cache`` if given (a cache, a backend name or a URL), else to
-    ``directory`` as pickle files when a directory or protocol is given, else to the
-    backend of ``defaults["cache.backend"]`` (``"file"``: pickle files in
+    Results go to ``cache`` if given (a cache, a backend name, a path or a URL such as
+    ``s3://bucket/prefix`` or ``redis://host:6379/0``: see :func:`checkpointing.open_cache`),
+    else to ``directory`` as pickle files when a directory or protocol is given, else to
+    the backend of ``defaults["cache.backend"]`` (``"file"``: the cache named by the
+    ``CHECKPOINTING_CACHE`` environment variable if set, else pickle files in
     ``defaults["cache.filesystem.directory"]``, resolved against the working directory
-    now). ``on_error`` is as for :class:`DecoratorCheckpoint`.
+    now). ``on_error`` is as for :class:`DecoratorCheckpoint`. ``dedup`` (default
+    ``defaults["checkpoint.dedup"]``, on) makes concurrent misses on one key, in threads,
+    processes or machines sharing the cache, compute it once while the others wait.
     """
     from checkpointing.backend import resolve_cache
     from checkpointing.identifier import AutoFuncCallIdentifier
@@ -153,7 +165,7 @@ def checkpoint(
         cache = PickleFileCache(directory, cache_pickle_protocol)
     else:
         cache = resolve_cache(None)
-    return DecoratorCheckpoint(AutoFuncCallIdentifier(), cache, on_error)
+    return DecoratorCheckpoint(AutoFuncCallIdentifier(), cache, on_error, dedup)
 
 
 class _Checkpointed:
@@ -166,7 +178,14 @@ class _Checkpointed:
 
     __slots__ = ("binder", "engine", "func", "identifier", "name", "profile")
 
-    def __init__(self, func: Any, identifier: Identifier, cache: CacheBase, on_error: str) -> None:
+    def __init__(
+        self,
+        func: Any,
+        identifier: Identifier,
+        cache: CacheBase,
+        on_error: str,
+        dedup: bool | None = None,
+    ) -> None:
         import inspect
 
         from checkpointing._binding import Binder
@@ -194,13 +213,13 @@ class _Checkpointed:
         # the cell is still in linecache), and the first call is not slowed down.
         auto = isinstance(identifier, AutoFuncCallIdentifier)
         self.profile: CodeProfile | None = profile_of(self.func) if auto else None
-        self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error)
+        self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error, dedup)
 
     def __reduce__(self) -> tuple[Any, ...]:
         from checkpointing._shipping import ShippedProfiles, build_after_profiles
 
         engine = self.engine
-        arguments = (self.func, self.identifier, engine.cache, engine.on_error)
+        arguments = (self.func, self.identifier, engine.cache, engine.on_error, engine.dedup)
         # The profiles unpickle first, so the copy's profile_of finds the sender's.
         return (build_after_profiles, (ShippedProfiles(self.func), _Checkpointed, arguments))
 

@@ -33,6 +33,7 @@ from checkpointing.exceptions import CheckpointFailure, CheckpointNotExist
 from checkpointing.interfaces import CallRecord, entry_info
 
 if TYPE_CHECKING:
+    from checkpointing._dedup import Claim
     from checkpointing.cache.base import CacheBase
 
 __all__ = ["CallEngine", "Stage", "Subject", "apply_on_error"]
@@ -101,12 +102,20 @@ def apply_on_error(
 class CallEngine(Generic[C]):
     """Run calls of one subject through one cache under one ``on_error`` policy."""
 
-    __slots__ = ("cache", "on_error", "subject")
+    __slots__ = ("cache", "dedup", "on_error", "subject")
 
-    def __init__(self, subject: Subject[C], cache: CacheBase, on_error: str) -> None:
+    def __init__(
+        self, subject: Subject[C], cache: CacheBase, on_error: str, dedup: bool | None = None
+    ) -> None:
         self.subject = subject
         self.cache = cache
         self.on_error = validate_on_error(on_error)
+        if dedup is None:
+            from checkpointing.config import defaults
+
+            dedup = bool(defaults["checkpoint.dedup"])
+        # One computation per key on concurrent misses (see checkpointing._dedup).
+        self.dedup = dedup
 
     # -- whole calls ---------------------------------------------------------------------
     def call(self, key: Hashable | None, call: C, force: bool = False, started: float = 0.0) -> Any:
@@ -117,15 +126,52 @@ class CallEngine(Generic[C]):
         overwrites the entry. ``started`` is when the caller began (for the hit's time).
         """
         started = started or time.perf_counter()
+        claim = None
         if key is not None and not force:
             hit = self.lookup(key, call, started)
             if hit is not None:
                 return hit[0]
-        extra = None if key is None else self.subject.components(call)
-        start = time.perf_counter()
-        result = self.subject.run(call)
-        self.finish(key, call, result, time.perf_counter() - start, force, extra)
+            if self.dedup:
+                claim = self.claim(key, call, started)
+                if claim.hit is not None:
+                    return claim.hit[0]
+        try:
+            extra = None if key is None else self.subject.components(call)
+            start = time.perf_counter()
+            result = self.subject.run(call)
+            self.finish(key, call, result, time.perf_counter() - start, force, extra)
+        finally:
+            if claim is not None:
+                claim.release()
         return result
+
+    def claim(self, key: Hashable, call: C, started: float) -> Claim:
+        """After a miss, wait while another caller computes ``key`` (see ``_dedup``).
+
+        Return the claim: its ``hit`` is the result stored meanwhile, or ``None`` when this
+        caller computes (and must ``release()`` the claim after storing).
+        """
+        from checkpointing._dedup import claim
+        from checkpointing.config import defaults
+
+        def load() -> tuple[Any] | None:
+            # Quiet: the lookup that missed already reported any failure of the cache.
+            try:
+                stored, run_time = self.cache.retrieve_entry(key)
+                result = self.subject.from_store(call, stored)
+            except Exception:  # noqa: BLE001 - absent or unusable: keep waiting or compute
+                return None
+            self.publish("hit", key, time.perf_counter() - started, run_time)
+            return (result,)
+
+        return claim(
+            self.cache,
+            key,
+            load,
+            timeout=float(defaults["checkpoint.dedup_timeout"]),
+            ttl=float(defaults["checkpoint.lock_ttl"]),
+            warn=self.subject.warn,
+        )
 
     async def call_async(
         self, key: Hashable | None, call: C, force: bool = False, started: float = 0.0

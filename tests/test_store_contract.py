@@ -15,9 +15,22 @@ import pytest
 
 from checkpointing.store.base import EntryReader, Store
 from checkpointing.store.directory import DirectoryStore
+from checkpointing.store.fsspec import FsspecStore
+from checkpointing.store.redis import RedisStore
+from checkpointing.store.tiered import TieredStore
+from tests.servers import fresh_prefix, session_redis_url, session_s3_server
 
 STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
     "directory": lambda tmp: DirectoryStore(tmp / "store"),
+    # shared stores, on real servers started for the session (tests/servers.py)
+    "redis": lambda tmp: RedisStore(f"{session_redis_url()}?prefix={fresh_prefix()}"),
+    "s3": lambda tmp: FsspecStore(
+        f"s3://{session_s3_server().bucket}/{fresh_prefix()}", session_s3_server().storage_options()
+    ),
+    "fsspec_memory": lambda tmp: FsspecStore(f"memory://{fresh_prefix()}"),
+    "tiered": lambda tmp: TieredStore(
+        DirectoryStore(tmp / "local"), FsspecStore(f"memory://{fresh_prefix()}")
+    ),
 }
 
 

@@ -27,7 +27,7 @@ from checkpointing.cache._ids import IdCodec, ListedId, codec_of, decode_id, enc
 from checkpointing.cache.base import CacheBase, EntryInfo
 from checkpointing.config import defaults, validate
 from checkpointing.exceptions import CheckpointNotExist, CorruptEntryWarning, StorageError
-from checkpointing.store.base import Store
+from checkpointing.store.base import Store, StoreLock
 
 __all__ = ["SECRET_ENVIRONMENT_VARIABLE", "StoreCache", "resolve_secret"]
 
@@ -329,3 +329,9 @@ class StoreCache(CacheBase):
     def clear_quarantine(self) -> int:
         """Remove every quarantined entry; return how many."""
         return self.store.clear_quarantine()
+
+    def lock(self, context_id: Any, ttl: float) -> StoreLock | None:
+        """Return the store's lock on the entry of ``context_id`` (``None``: cannot lock)."""
+        key = codec_of(context_id).key
+        assert key is not None
+        return self.store.lock(key, ttl)

@@ -69,26 +69,9 @@ def open_cache(spec: str) -> Any:
     """Return the cache named by ``spec``: a directory path, ``file://`` or a store URL."""
     if not spec.strip():
         raise BadCache("the cache path is empty")
-    try:
-        # The URL opener of the shared stores, once it exists (the "share" work).
-        from checkpointing.store.urls import (  # type: ignore[import-not-found,unused-ignore]
-            local_directory,
-        )
-        from checkpointing.store.urls import (  # type: ignore[import-not-found,unused-ignore]
-            open_cache as open_url,
-        )
-    except ImportError:
-        local_directory = open_url = None
-    if open_url is None or local_directory is None:
-        if _is_url(spec) and not spec.lower().startswith("file://"):
-            scheme = spec.partition("://")[0]
-            raise BadCache(f"unsupported cache URL scheme {scheme!r} in {spec!r}")
-        path = spec[len("file://") :] if spec.lower().startswith("file://") else spec
-        path = os.path.expanduser(path)
-        _check_directory(path, spec)
-        from checkpointing.cache import PickleFileCache
+    from checkpointing.store.urls import local_directory
+    from checkpointing.store.urls import open_cache as open_url
 
-        return PickleFileCache(path)
     try:
         directory = local_directory(spec)
     except ValueError as exc:

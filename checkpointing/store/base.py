@@ -34,6 +34,8 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from checkpointing.store.locks import StoreLock
+
 __all__ = [
     "KEY_PATTERN",
     "BytesReader",
@@ -92,15 +94,6 @@ class EntryReader(Protocol):
         traceback: TracebackType | None,
     ) -> None:
         """Close the reader."""
-        ...
-
-
-@runtime_checkable
-class StoreLock(Protocol):
-    """A held lock on one key (see :meth:`Store.lock`); release it when done."""
-
-    def release(self) -> None:
-        """Give the lock up; releasing twice does nothing."""
         ...
 
 
@@ -209,7 +202,12 @@ class Store(ABC):
         return 0
 
     def lock(self, key: str, ttl: float) -> StoreLock | None:
-        """Take a lock on ``key`` held for at most ``ttl`` seconds, or ``None`` if unsupported."""
+        """Return a lock on ``key`` (not yet taken) expiring ``ttl`` s after its last refresh.
+
+        ``None`` (the default) means the store cannot lock: concurrent misses then each
+        compute. See :mod:`checkpointing.store.locks` for the lock protocol and a lock-file
+        implementation over any storage that can create a file exclusively.
+        """
         return None
 
 

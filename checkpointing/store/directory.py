@@ -31,6 +31,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from checkpointing.exceptions import StorageError
 from checkpointing.store._files import (
@@ -45,6 +46,7 @@ from checkpointing.store._files import (
 )
 from checkpointing.store._usage import USAGE_DIR, UsageLog
 from checkpointing.store.base import KEY_PATTERN, Store, check_key
+from checkpointing.store.locks import DirectoryLeases, LeaseFile
 
 __all__ = ["MARKER", "DirectoryStore"]
 
@@ -56,7 +58,8 @@ _MARKER_TEXT = (
     "# This file is a cache directory tag created by checkpointing.\n"
     "# For information about cache directory tags, see https://bford.info/cachedir/\n"
 )
-_OWN_NAMES = frozenset({MARKER, QUARANTINE_DIR, USAGE_DIR})
+LOCK_DIR = ".locks"
+_OWN_NAMES = frozenset({MARKER, QUARANTINE_DIR, USAGE_DIR, LOCK_DIR})
 
 
 class DirectoryStore(Store):
@@ -82,6 +85,11 @@ class DirectoryStore(Store):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.directory!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its settings (dask ships caches to workers); the usage log and
+        # its lock are per process.
+        return (_rebuild, (self.directory, self.magic, self.fsync))
 
     @property
     def location(self) -> str:
@@ -364,3 +372,13 @@ class DirectoryStore(Store):
         if not self._usable_for_reading():
             return 0  # not a cache directory: nothing in it is ours
         return reclaim_temps(self.directory)
+
+    def lock(self, key: str, ttl: float) -> LeaseFile:
+        """Return the lock file ``.locks/<key>.lock`` (owner and expiry inside)."""
+        leases = DirectoryLeases(os.path.join(self.directory, LOCK_DIR))
+        return LeaseFile(leases, check_key(key) + ".lock", ttl)
+
+
+def _rebuild(directory: str, magic: bytes, fsync: bool) -> DirectoryStore:
+    """Recreate a directory store in another process (see ``DirectoryStore.__reduce__``)."""
+    return DirectoryStore(directory, magic=magic, fsync=fsync)

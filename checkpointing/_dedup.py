@@ -1,0 +1,206 @@
+"""One computation per key: on a concurrent miss one caller computes, the others wait.
+
+The call engine calls :func:`claim` after a miss (a hit never gets here, so it never
+takes a lock). ``claim`` returns either the result another caller stored while this one
+waited, or the right to compute, to be given back with :meth:`Claim.release` once the
+result is stored. Two levels:
+
+* threads of this process that miss on the same cache and key queue on one
+  ``threading.Lock``, so the in-process case needs no polling and works with any cache,
+  even one that cannot lock (a ``MemoryCache``, a user's own cache);
+* across processes and machines, the cache's ``lock(key, ttl)`` (a lock file in a
+  directory or on object storage, ``SET NX`` on Redis) is tried without blocking and
+  retried, with growing pauses, until it is free or the entry appears.
+
+The holder refreshes its lock from a background thread while it computes, so a long
+computation keeps it and a dead holder's lock expires within ``ttl`` seconds. A waiter
+gives up after ``timeout`` seconds and computes itself (with one warning): waiting is an
+optimisation, never a condition for getting a result. Failures of the lock itself
+(an unreachable server) also mean "compute": the read failure that came with them has
+already been reported by the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from checkpointing.store.locks import StoreLock
+
+__all__ = ["Claim", "claim"]
+
+_FIRST_PAUSE = 0.01
+_MAX_PAUSE = 0.5
+
+Load = Callable[[], "tuple[Any] | None"]
+
+
+class _Flight:
+    """The in-process queue of callers for one (cache, key)."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
+_flights: dict[tuple[int, Hashable], _Flight] = {}
+_flights_guard = threading.Lock()
+
+
+def _enter(cache: object, key: Hashable) -> tuple[tuple[int, Hashable], _Flight]:
+    with _flights_guard:
+        name = (id(cache), key)
+        flight = _flights.get(name)
+        if flight is None:
+            flight = _flights[name] = _Flight()
+        flight.users += 1
+        return name, flight
+
+
+def _leave(name: tuple[int, Hashable], flight: _Flight) -> None:
+    with _flights_guard:
+        flight.users -= 1
+        if flight.users == 0:
+            _flights.pop(name, None)
+
+
+class Claim:
+    """The outcome of :func:`claim`: a result found while waiting, or the right to compute."""
+
+    __slots__ = ("_beat", "_flight", "_name", "_stop", "_store_lock", "hit")
+
+    def __init__(self, name: tuple[int, Hashable], flight: _Flight) -> None:
+        self.hit: tuple[Any] | None = None
+        self._name = name
+        self._flight: _Flight | None = flight
+        self._store_lock: StoreLock | None = None
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def _hold(self, lock: StoreLock, ttl: float) -> None:
+        """Keep ``lock`` refreshed every ``ttl / 3`` seconds until released."""
+        self._store_lock = lock
+        self._beat = threading.Thread(
+            target=_heartbeat, args=(lock, ttl / 3, self._stop), daemon=True
+        )
+        self._beat.start()
+
+    def release(self) -> None:
+        """Give up the locks (call once the result is stored, or the computation failed)."""
+        self._stop.set()
+        if self._store_lock is not None:
+            lock, self._store_lock = self._store_lock, None
+            _release_quietly(lock)
+        if self._flight is not None:
+            flight, self._flight = self._flight, None
+            if flight.lock.locked():
+                flight.lock.release()
+            _leave(self._name, flight)
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _heartbeat(lock: StoreLock, interval: float, stop: threading.Event) -> None:
+    """Refresh ``lock`` until ``stop`` is set or the lock is lost."""
+    while not stop.wait(interval):
+        try:
+            if not lock.refresh():
+                return
+        except Exception:  # noqa: BLE001 - a failed refresh is retried; the lock may expire
+            continue
+
+
+def claim(
+    cache: Any,
+    key: Hashable,
+    load: Load,
+    *,
+    timeout: float,
+    ttl: float,
+    warn: Callable[[str], None],
+) -> Claim:
+    """Wait until ``key`` is stored by another caller or this caller may compute it.
+
+    ``load`` returns ``(result,)`` when the entry is stored, else ``None``. The returned
+    claim has ``hit`` set when waiting produced a result; otherwise this caller holds
+    the locks and must call ``release()`` after storing (``hit`` is ``None``).
+    """
+    deadline = time.monotonic() + timeout
+    name, flight = _enter(cache, key)
+    outcome = Claim(name, flight)
+    try:
+        if not flight.lock.acquire(blocking=False):
+            # Another thread here computes this key: wait for it, then look again.
+            if not flight.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                warn(_waited(timeout))
+                outcome._flight = None
+                _leave(name, flight)
+                return outcome
+            outcome.hit = load()
+            if outcome.hit is not None:
+                outcome.release()
+                return outcome
+        store_lock = _store_lock(cache, key, ttl)
+        if store_lock is None:
+            return outcome
+        pause = _FIRST_PAUSE
+        while True:
+            if _try(store_lock):
+                # The holder may have stored the entry just before letting go.
+                outcome.hit = load()
+                if outcome.hit is not None:
+                    _release_quietly(store_lock)
+                    outcome.release()
+                else:
+                    outcome._hold(store_lock, ttl)
+                return outcome
+            if time.monotonic() + pause > deadline:
+                warn(_waited(timeout))
+                return outcome
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_PAUSE)
+    except BaseException:
+        outcome.release()
+        raise
+
+
+def _store_lock(cache: Any, key: Hashable, ttl: float) -> StoreLock | None:
+    """Return the cache's lock on ``key``, or ``None`` if it has none or cannot make one."""
+    make = getattr(cache, "lock", None)
+    if make is None:
+        return None
+    try:
+        lock: StoreLock | None = make(key, ttl)
+    except Exception:  # noqa: BLE001 - no lock means "compute", never a failed call
+        return None
+    return lock
+
+
+def _try(lock: StoreLock) -> bool:
+    """Try the lock once; a lock that fails (network) counts as taken by this caller."""
+    try:
+        return lock.acquire()
+    except Exception:  # noqa: BLE001 - unreachable lock service: compute rather than wait
+        return True
+
+
+def _release_quietly(lock: StoreLock) -> None:
+    """Release ``lock``, ignoring failures: an unreleased lock expires by itself."""
+    with contextlib.suppress(Exception):
+        lock.release()
+
+
+def _waited(timeout: float) -> str:
+    return (
+        f"waited {timeout:g} s for another caller computing the same result; computing it "
+        "here too (raise defaults['checkpoint.dedup_timeout'] to wait longer)"
+    )

@@ -1,0 +1,3 @@
+"""Fixtures shared by every test module: real servers for the shared-cache tests."""
+
+pytest_plugins = ["tests.servers"]
