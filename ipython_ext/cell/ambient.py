@@ -8,8 +8,11 @@ changed is stored with the cell and written back on a hit, so later cells see wh
 would see after a run. A state is only read when its library is already imported: this
 module never imports one.
 
-This is the cell side's copy of the registry agreed in /work/coord/AMBIENT_SEAM.md
-(``AmbientState`` with ``name``, ``module``, ``read`` and ``write``).
+The library states are the core's registry (:mod:`checkpointing._ambient`: numpy's and
+``random``'s global generators, matplotlib's ``rcParams``, pandas options, and whatever
+users add with ``register_ambient_state``), which also makes them inputs of the code
+that uses them. A few more states are only restored here, never keys: numpy's print
+options, warning filters, ``sys.path``, the working directory and torch's seed.
 """
 
 from __future__ import annotations
@@ -21,31 +24,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from checkpointing import _ambient as registry
+
 __all__ = ["AmbientState", "active_states", "changes", "snapshot", "write_changes"]
 
 
 @dataclass(frozen=True)
 class AmbientState:
-    """One library state: how to read it (a picklable value) and write it back."""
+    """One state restored by the cell side only: how to read it and write it back."""
 
     name: str
     module: str
     read: Callable[[], Any]
     write: Callable[[Any], None] | None
-    fresh: Callable[[], Any] | None = None  # the value right after the import, if known
 
 
 def _module(name: str) -> Any:
     return sys.modules[name]
-
-
-def _pandas_options() -> dict[str, Any]:
-    config = _module("pandas._config.config")
-    deprecated = set(getattr(config, "_deprecated_options", {}))
-    keys = [key for key in config._registered_options if key not in deprecated]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return {key: config.get_option(key) for key in keys}
 
 
 def _pandas_defaults() -> dict[str, Any]:
@@ -53,40 +48,8 @@ def _pandas_defaults() -> dict[str, Any]:
     return {key: option.defval for key, option in config._registered_options.items()}
 
 
-def _set_pandas_options(values: dict[str, Any]) -> None:
-    config = _module("pandas._config.config")
-    for key, value in values.items():
-        config.set_option(key, value)
-
-
-def _rc_params() -> dict[str, Any]:
-    # The backend's own keys are left out: reading ``backend`` picks a backend (importing
-    # pyplot), and ``interactive`` follows the backend, not the user's settings. ``_get``
-    # reads a value without side effects, where matplotlib has it.
-    params = _module("matplotlib").rcParams
-    get = getattr(params, "_get", None) or params.__getitem__
-    return {key: get(key) for key in params if key not in _BACKEND_KEYS}
-
-
-_BACKEND_KEYS = frozenset({"backend", "backend_fallback", "interactive"})
-
-
-def _set_rc_params(values: dict[str, Any]) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecated keys warn even when set to themselves
-        _module("matplotlib").rcParams.update(values)
-
-
-def _numpy_random() -> Any:
-    return _module("numpy.random").get_state()
-
-
 def _print_options() -> Any:
     return _module("numpy").get_printoptions()
-
-
-def _set_numpy_random(state: Any) -> None:
-    _module("numpy.random").set_state(state)
 
 
 def _set_print_options(values: dict[str, Any]) -> None:
@@ -103,26 +66,12 @@ def _set_sys_path(paths: list[str]) -> None:
     sys.path[:] = paths
 
 
-def _set_random(state: Any) -> None:
-    _module("random").setstate(state)
-
-
 def _set_torch_seed(state: Any) -> None:
     _module("torch").random.set_rng_state(state)
 
 
 STATES: tuple[AmbientState, ...] = (
-    AmbientState("random", "random", lambda: _module("random").getstate(), _set_random),
-    AmbientState("numpy.random", "numpy.random", _numpy_random, _set_numpy_random),
     AmbientState("numpy print options", "numpy", _print_options, _set_print_options),
-    AmbientState(
-        "pandas options",
-        "pandas._config.config",
-        _pandas_options,
-        _set_pandas_options,
-        _pandas_defaults,
-    ),
-    AmbientState("matplotlib.rcParams", "matplotlib", _rc_params, _set_rc_params),
     AmbientState(
         "torch random", "torch", lambda: _module("torch").random.get_rng_state(), _set_torch_seed
     ),
@@ -130,6 +79,8 @@ STATES: tuple[AmbientState, ...] = (
     AmbientState("sys.path", "sys", lambda: list(sys.path), _set_sys_path),
     AmbientState("working directory", "os", os.getcwd, os.chdir),
 )
+# The value right after an import, for registry states a cell may import first.
+_FRESH: dict[str, Callable[[], Any]] = {"pandas.options": _pandas_defaults}
 
 
 def active_states() -> tuple[AmbientState, ...]:
@@ -144,15 +95,19 @@ def snapshot(before: dict[str, Any] | None = None) -> dict[str, Any]:
     is compared with its value right after an import, where that is known, so only
     what the cell itself changed is stored.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(registry.read_states())
     for state in active_states():
         try:
             values[state.name] = state.read()
-            if before is not None and state.name not in before and state.fresh is not None:
-                before[state.name] = state.fresh()
         except Exception:  # noqa: BLE001 - a library version we do not know: skip it
-            values.pop(state.name, None)
             continue
+    if before is not None:
+        for name, fresh in _FRESH.items():
+            if name in values and name not in before:
+                try:
+                    before[name] = fresh()
+                except Exception:  # noqa: BLE001 - then the whole state is stored
+                    continue
     return values
 
 
@@ -189,11 +144,16 @@ def write_changes(values: dict[str, Any]) -> list[str]:
     failed: list[str] = []
     for name, value in values.items():
         state = by_name.get(name)
-        if state is None or state.write is None or state.module not in sys.modules:
-            failed.append(name)
-            continue
         try:
-            state.write(value)
+            if state is None:
+                written = registry.write_state(name, value)
+            elif state.write is not None and state.module in sys.modules:
+                state.write(value)
+                written = True
+            else:
+                written = False
         except Exception:  # noqa: BLE001 - report, never break the restore
+            written = False
+        if not written:
             failed.append(name)
     return failed
