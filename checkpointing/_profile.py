@@ -294,9 +294,18 @@ def follow_chain(value: object, chain: tuple[str, ...]) -> object:
         value = _library_attribute(value, attr)
         if value is UNBOUND:
             return start
-    if value is start or isinstance(value, _SETTING_TYPES) or _is_user_code(value):
+    if value is start or _known_library.get(id(value)) is value:
+        return start
+    if isinstance(value, _SETTING_TYPES) or _is_user_code(value):
         return value
+    _known_library[id(value)] = value  # kept, so the id stays its own
     return start
+
+
+# Library objects that chains reached and that are not user code (np.sum, math.floor),
+# by identity: the next call with the same object skips classifying it again. A
+# monkeypatch puts another object there, which is classified afresh.
+_known_library: dict[int, object] = {}
 
 
 def _library_attribute(module: ModuleType, attr: str) -> object:
