@@ -496,3 +496,54 @@ def test_registered_library_state_is_an_input(tmp_path: Path) -> None:
         Step(script.replace("{seed}", "1"), "2\n"),
         Step(script.replace("{seed}", "2"), "Running\n4\n"),
     )
+
+
+def test_edited_class_in_module_value_reruns(tmp_path: Path) -> None:
+    """Editing a method of a class defined in a module reached as a value re-runs."""
+    script = """
+    import models
+    from checkpointing import checkpoint
+
+    def build(mod):
+        return mod.Model()
+
+    @checkpoint()
+    def predict(x, mod):
+        print("Running")
+        return build(mod).predict(x)
+
+    print(predict(1, models))
+    """
+    source = "class Model:\n    def predict(self, x):\n        return x + {n}\n"
+    run_steps(
+        tmp_path,
+        Step(script, "Running\n2\n", files={"models.py": source.replace("{n}", "1")}),
+        Step(script, "2\n"),
+        Step(script, "Running\n3\n", files={"models.py": source.replace("{n}", "2")}),
+    )
+
+
+def test_module_value_passed_on_to_a_helper_reruns(tmp_path: Path) -> None:
+    """A module handed from the checkpointed function to a helper counts by content."""
+    script = """
+    import plugins
+    from checkpointing import checkpoint
+
+    def apply(mod, x):
+        return mod.transform(x)
+
+    @checkpoint()
+    def run(x):
+        print("Running")
+        chosen = plugins
+        return apply(chosen, x)
+
+    print(run(5))
+    """
+    source = "OFFSET = {n}\n\ndef transform(x):\n    return x + OFFSET\n"
+    run_steps(
+        tmp_path,
+        Step(script, "Running\n6\n", files={"plugins.py": source.replace("{n}", "1")}),
+        Step(script, "6\n"),
+        Step(script, "Running\n7\n", files={"plugins.py": source.replace("{n}", "2")}),
+    )
