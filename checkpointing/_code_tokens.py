@@ -271,18 +271,19 @@ _BUILTIN_BASES: dict[type, Any] = {
 }
 
 
-_layouts: dict[type, tuple[tuple[str, ...], Any, bool]] = {}
+Layout = tuple[tuple[str, ...], Any, bool, bool]
+_layouts: dict[type, Layout] = {}
 
 
-def _layout(cls: type) -> tuple[tuple[str, ...], Any, bool]:
-    """Return ``cls``'s slot names, its builtin base's reader, and if it has a library base."""
+def _layout(cls: type) -> Layout:
+    """Return ``cls``'s slots, builtin base reader, and if it has a library base, a __getstate__."""
     known = _layouts.get(cls)
     if known is None:
         known = _layouts[cls] = _find_layout(cls)
     return known
 
 
-def _find_layout(cls: type) -> tuple[tuple[str, ...], Any, bool]:
+def _find_layout(cls: type) -> Layout:
     slots: list[str] = []
     for klass in cls.__mro__:
         names = vars(klass).get("__slots__", ())
@@ -298,7 +299,8 @@ def _find_layout(cls: type) -> tuple[tuple[str, ...], Any, bool]:
         if klass is not object and not is_user_module(klass.__module__):
             library_base = True
             break
-    return tuple(slots), reader, library_base
+    own_getstate = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
+    return tuple(slots), reader, library_base, own_getstate
 
 
 def _user_object_token(context: TokenContext, obj: Any) -> tuple[Any, ...]:
@@ -306,9 +308,11 @@ def _user_object_token(context: TokenContext, obj: Any) -> tuple[Any, ...]:
     if earlier is not None:
         return ("seen-object", earlier)
     cls = type(obj)
-    slot_names, reader, library_base = _layout(cls)
+    slot_names, reader, library_base, own_getstate = _layout(cls)
     state = getattr(obj, "__dict__", None)
     attributes = tuple(sorted(state.items(), key=_by_name)) if state else None
+    if attributes and own_getstate:
+        attributes = _guard_dropped(context, obj, attributes)
     slots = tuple(getattr(obj, name, _UNSET) for name in slot_names) if slot_names else None
     base: Any = None
     if reader is not None:
@@ -316,6 +320,34 @@ def _user_object_token(context: TokenContext, obj: Any) -> tuple[Any, ...]:
     elif library_base:
         base = _reduced(obj)  # what the library base keeps outside __dict__
     return ("object", cls, attributes, slots, base)
+
+
+def _guard_dropped(
+    context: TokenContext, obj: Any, attributes: tuple[tuple[str, Any], ...]
+) -> tuple[tuple[str, Any], ...]:
+    """Hash the attributes ``obj.__getstate__`` drops on their own, tolerating failures.
+
+    A class usually drops what cannot be pickled: a lock, an open file, a connection.
+    Those hold outside state, which no key tracks (like a file the function reads): they
+    count by their type. Every dropped attribute that can be hashed counts by value.
+    """
+    try:
+        kept = obj.__getstate__()
+    except Exception:  # noqa: BLE001 - a failing __getstate__: every attribute counts as is
+        return attributes
+    if isinstance(kept, tuple) and len(kept) == 2:
+        kept = kept[0]  # (dict, slots) from a class with slots
+    if not isinstance(kept, dict):
+        return attributes
+    guarded: list[tuple[str, Any]] = []
+    for name, value in attributes:
+        if name not in kept:
+            try:
+                value = ("dropped", context.sub_digest(value))
+            except Exception:  # noqa: BLE001 - any failure: an unhashable outside handle
+                value = ("unhashable", type(value))
+        guarded.append((name, value))
+    return tuple(guarded)
 
 
 def _by_name(item: tuple[Any, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import pickle
 import random
+import threading
 import warnings
 from typing import Any, ClassVar
 
@@ -317,3 +318,22 @@ def test_pandas_subclass_public_attributes_are_in_the_key() -> None:
     object.__setattr__(first, "unit", "m")
     object.__setattr__(second, "unit", "km")
     assert key(first) != key(second)
+
+
+class Connection:
+    def __init__(self, rows: list[int]) -> None:
+        self.rows = rows
+        self.lock = threading.Lock()  # dropped by __getstate__: pickle cannot take it
+        self.scale = double
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+
+def test_unhashable_attributes_dropped_by_getstate_count_by_type() -> None:
+    """A lock that ``__getstate__`` drops keeps the object cacheable; other drops count."""
+    assert key(Connection([1, 2])) == key(Connection([1, 2]))
+    assert key(Connection([1, 2])) != key(Connection([1, 3]))
+    changed = Connection([1, 2])
+    changed.scale = square
+    assert key(changed) != key(Connection([1, 2]))
