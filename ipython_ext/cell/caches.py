@@ -21,6 +21,7 @@ from checkpointing.cache.base import CacheBase
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.config import defaults
 from checkpointing.exceptions import StorageError
+from checkpointing.store.urls import default_cache_spec
 from ipython_ext.cell.errors import CellUsageError
 from ipython_ext.cell.plan import CellOptions
 
@@ -49,9 +50,9 @@ class CellCaches:
             return self._named(options.cache)
         if options.directory is not None:
             return self._directory(options.directory)
-        if defaults["cache.backend"] == "file":
+        if defaults["cache.backend"] == "file" and default_cache_spec() is None:
             return self._directory(defaults["cache.filesystem.directory"])
-        return resolve_cache(None)
+        return resolve_cache(None)  # the setting, or the CHECKPOINTING_CACHE variable
 
     def _named(self, name: str) -> CacheBase:
         """Resolve ``--cache NAME``: a variable of the notebook first, then a name or URL."""
