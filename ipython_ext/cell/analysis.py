@@ -264,8 +264,11 @@ class _Analyser:
                 return  # a class attribute assigned earlier in the same body
         if any(s.kind in ("function", "lambda") for s in self.scopes):
             self.body_reads.setdefault(self._owner or "", {})[name] = None
-            if self._owner is None and name not in self.definite:
-                self.reads.setdefault(name)  # an anonymous function, maybe called right away
+            if self._owner is None:  # an anonymous function, maybe called right away
+                if name not in self.definite:
+                    self.reads.setdefault(name)
+                if name in self.body_reads:
+                    self.use(name)
             return
         if self._collect is not None:
             self._collect.add(name)

@@ -27,6 +27,11 @@ from ipython_ext.cell.analysis import analyse_cell, normalized_cell_code
         ("def f():\n    return g()\ndef g():\n    return K\nK = 1\ny = f()", []),
         ("f = lambda v: v * factor\ny = f(1)\nfactor = 3", ["factor"]),
         ("y = sorted(xs, key=lambda v: v * w)\nw = 1", ["xs", "sorted", "w"]),
+        (
+            "def f(v):\n    return v * w\ny = sorted(xs, key=lambda v: f(v))\nw = 1",
+            ["xs", "sorted", "w"],
+        ),
+        ("def f(v):\n    return v * w\nys = [f(v) for v in xs]\nw = 1", ["xs", "w"]),
         ("class C:\n    def m(self):\n        return K\ny = C().m()\nK = 1", ["K"]),
         ("@register\ndef f():\n    return K\nK = 1", ["register", "K"]),
         ("fs = [f0]\ndef f0():\n    return K\nfs.append(f0)\nK = 1", ["f0", "K"]),
