@@ -29,6 +29,7 @@ Users register more states with :func:`register_ambient_state`.
 
 from __future__ import annotations
 
+import array
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -68,6 +69,7 @@ class AmbientState:
     write: Writer | None
     uses: UseTest
     set_by: UseTest | None = None
+    compact: Callable[[Any], object] | None = None  # a reading in a form cheap to hash
 
 
 _registry: dict[str, AmbientState] = {}
@@ -239,7 +241,7 @@ def digest_states(
             token = digest(value)
             _last_dicts[state.name] = (_private_copy(value), token)
         else:
-            token = digest(value)
+            token = digest(value if state.compact is None else state.compact(value))
         result.append((state.name, token))
     return tuple(result)
 
@@ -285,6 +287,16 @@ def _numpy_random_sets(obj: object) -> bool:
     # numpy 2's np.random.seed is a module function; numpy 1's a bound method of _rand.
     mtrand = sys.modules["numpy.random.mtrand"]
     return obj is getattr(mtrand, "seed", None) or obj == getattr(legacy, "seed", None)
+
+
+def _numpy_random_compact(value: Any) -> object:
+    # ('MT19937', key array, pos, has_gauss, gauss): the array as bytes, hashed at once.
+    return (value[0], value[1].tobytes(), *value[2:])
+
+
+def _random_compact(value: Any) -> object:
+    # (version, 625 ints, gauss): the ints as one bytes object, not 625 pickled ints.
+    return (value[0], array.array("Q", value[1]).tobytes(), value[2])
 
 
 def _random_read(random: ModuleType) -> object:
@@ -360,9 +372,20 @@ def _install_builtin_states() -> None:
             _numpy_random_write,
             _numpy_random_uses,
             _numpy_random_sets,
+            _numpy_random_compact,
         )
     )
-    _add(AmbientState("random", "random", _random_read, _random_write, _random_uses, _random_sets))
+    _add(
+        AmbientState(
+            "random",
+            "random",
+            _random_read,
+            _random_write,
+            _random_uses,
+            _random_sets,
+            _random_compact,
+        )
+    )
     _add(
         AmbientState(
             "matplotlib.rcParams",
