@@ -1,12 +1,12 @@
 """The live ipywidgets panel: session counters and cache contents.
 
 ``model`` holds the data (no widgets), ``html`` renders rows as strings, ``entries`` is
-the cache-contents list, and ``widget`` composes them.
+the cache-contents list, ``session_rows`` the per-function counters, and ``widget``
+composes them. ipywidgets is imported when a panel is first drawn, never on import.
 """
 
-from ipython_ext.panel.widget import (
+from ipython_ext.panel.model import (
     CacheListing,
-    CheckpointPanel,
     EntryRow,
     FunctionStats,
     SessionRecord,
@@ -19,6 +19,9 @@ from ipython_ext.panel.widget import (
     format_timestamp,
     list_caches,
     saved_text,
+)
+from ipython_ext.panel.widget import (
+    CheckpointPanel,
     session_record,
     show_panel,
     start_session_recording,

@@ -4,8 +4,8 @@
 that composes widgets, hooks ``post_run_cell`` when a kernel is running, has ``close()``
 and displays itself through ``_repr_mimebundle_``. What it counts and lists comes from
 :mod:`ipython_ext.panel.model`, and the HTML of its rows from :mod:`ipython_ext.panel.html`;
-this module decides which widgets exist and when they are redrawn. The model's public
-names are re-exported here, where the extension and notebooks import them.
+this module decides which widgets exist and when they are redrawn (the session rows are
+drawn by :mod:`ipython_ext.panel.session_rows`).
 
 Counting starts with :func:`start_session_recording` (the extension calls it when
 it loads) or with the first panel, whichever comes first, so a panel shown after some
@@ -27,33 +27,22 @@ from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.events import CheckpointEvent
 from ipython_ext.panel.entries import EntryList, close_widget
 from ipython_ext.panel.html import (
-    BAR_WIDTH,
     BORDER,
     ERROR,
-    MONO_STYLE,
     MUTED,
-    elastic_html,
     heading_html,
     legend_html,
-    ratio_bar_html,
 )
 from ipython_ext.panel.model import (
     CacheListing,
-    EntryRow,
-    FunctionStats,
     SessionRecord,
-    SessionStats,
     cache_key,
-    cache_label,
     count_text,
-    display_name,
-    format_duration,
-    format_size,
-    format_timestamp,
     list_caches,
     plural,
     saved_text,
 )
+from ipython_ext.panel.session_rows import SessionRows
 
 
 def _widgets() -> Any:
@@ -64,20 +53,7 @@ def _widgets() -> Any:
 
 
 __all__ = [
-    "CacheListing",
     "CheckpointPanel",
-    "EntryRow",
-    "FunctionStats",
-    "SessionRecord",
-    "SessionStats",
-    "cache_label",
-    "count_text",
-    "display_name",
-    "format_duration",
-    "format_size",
-    "format_timestamp",
-    "list_caches",
-    "saved_text",
     "session_record",
     "show_panel",
     "start_session_recording",
@@ -146,7 +122,6 @@ class CheckpointPanel:
         self._last_labels = 0.0
         self._last_entries = 0.0
         self._armed_clear_all = False
-        self._session_rows: dict[str, tuple[Any, Any, Any, Any]] = {}
         self._refresh_cost = 0.0
         self._build()
         self.refresh()
@@ -222,6 +197,7 @@ class CheckpointPanel:
             self.status,
             self.widget,
         ]
+        self._session_rows = SessionRows(w, self.session_box, self.session_empty, self._permanent)
 
     def _hook_cells(self) -> Any:
         """Flush pending updates after every cell, when running inside IPython."""
@@ -272,36 +248,10 @@ class CheckpointPanel:
 
     def _draw_session(self) -> None:
         """Update the per-function rows and the summary in place, adding new rows."""
-        w = _widgets()
         self._labels_due = False
         self._last_labels = time.monotonic()
         functions = self.record.stats.functions()
-        for stats in functions:
-            row = self._session_rows.get(stats.function)
-            if row is None:
-                name = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
-                bar = w.HTML(layout=w.Layout(flex=f"0 0 {BAR_WIDTH + 8}px"))
-                counts = w.Label(layout=w.Layout(flex="0 0 170px"))
-                saved = w.Label(layout=w.Layout(flex="0 0 120px"))
-                counts.add_class("checkpointing-counts")
-                saved.add_class("checkpointing-saved")
-                box = w.HBox([name, bar, counts, saved])
-                box.add_class("checkpointing-function")
-                row = self._session_rows[stats.function] = (name, bar, counts, saved)
-                self._permanent.extend([name, bar, counts, saved, box])
-                self.session_box.children = [*self.session_box.children, box]
-            name, bar, counts, saved = row
-            shown = html.escape(display_name(stats.function))
-            title = html.escape(stats.function)
-            name.value = f'<div style="display:flex">{elastic_html(shown, title, MONO_STYLE)}</div>'
-
-            bar.value = ratio_bar_html(stats.hits, stats.computed)
-            counts.value = count_text(stats)
-            saved.value = saved_text(stats)
-        if functions and self.session_empty in self.session_box.children:
-            self.session_box.children = [
-                c for c in self.session_box.children if c is not self.session_empty
-            ]
+        self._session_rows.draw(functions)
         total = self.record.stats.total()
         if functions:
             self.summary.value = (
