@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checkpointing import _ambient as registry
+from checkpointing.hooks import read_library_states, write_library_state
 
 __all__ = ["AmbientState", "active_states", "changes", "snapshot", "write_changes"]
 
@@ -95,7 +95,7 @@ def snapshot(before: dict[str, Any] | None = None) -> dict[str, Any]:
     is compared with its value right after an import, where that is known, so only
     what the cell itself changed is stored.
     """
-    values: dict[str, Any] = dict(registry.read_states())
+    values: dict[str, Any] = dict(read_library_states())
     for state in active_states():
         try:
             values[state.name] = state.read()
@@ -146,7 +146,7 @@ def write_changes(values: dict[str, Any]) -> list[str]:
         state = by_name.get(name)
         try:
             if state is None:
-                written = registry.write_state(name, value)
+                written = write_library_state(name, value)
             elif state.write is not None and state.module in sys.modules:
                 state.write(value)
                 written = True
