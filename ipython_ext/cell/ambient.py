@@ -8,10 +8,10 @@ changed is stored with the cell and written back on a hit, so later cells see wh
 would see after a run. A state is only read when its library is already imported: this
 module never imports one.
 
-The library states are the core's registry (:mod:`checkpointing._ambient`: numpy's and
-``random``'s global generators, matplotlib's ``rcParams``, pandas options, and whatever
-users add with ``register_ambient_state``), which also makes them inputs of the code
-that uses them. A few more states are only restored here, never keys: numpy's print
+The library states are the core's registry, read and written through
+:mod:`checkpointing.hooks` (numpy's and ``random``'s global generators, matplotlib's
+``rcParams``, pandas options, and whatever users add with ``register_ambient_state``),
+which also makes them inputs of the code that uses them. A few more states are only restored here, never keys: numpy's print
 options, warning filters, ``sys.path``, the working directory and torch's seed.
 """
 
