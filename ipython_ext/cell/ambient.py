@@ -11,8 +11,9 @@ module never imports one.
 The library states are the core's registry, read and written through
 :mod:`checkpointing.hooks` (numpy's and ``random``'s global generators, matplotlib's
 ``rcParams``, pandas options, and whatever users add with ``register_ambient_state``),
-which also makes them inputs of the code that uses them. A few more states are only restored here, never keys: numpy's print
-options, warning filters, ``sys.path``, the working directory and torch's seed.
+which also makes them inputs of the code that uses them. A few more states are only
+restored here, never keys: numpy's print options, warning filters, ``sys.path``, the
+working directory and torch's seed.
 """
 
 from __future__ import annotations
