@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import time
 
-from checkpointing.cache.pickle_file import PickleFileCache
 from ipython_ext.panel.model import (
     CacheListing,
     EntryRow,
@@ -225,4 +224,4 @@ def _iso(timestamp: float) -> str:
 
 def full_location(cache: object) -> str:
     """Return where ``cache`` keeps its entries, in full (shown on hover)."""
-    return str(cache.directory) if isinstance(cache, PickleFileCache) else repr(cache)
+    return str(getattr(cache, "location", "") or repr(cache))

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from checkpointing import events
 from checkpointing.cache.base import EntryInfo
-from checkpointing.cache.memory import MemoryCache
-from checkpointing.cache.pickle_file import PickleFileCache
+from checkpointing.cache.store_cache import StoreCache
 from checkpointing.events import CheckpointEvent
 from checkpointing.explain import why_computed
 
@@ -121,14 +120,18 @@ def cache_key(cache: object) -> Hashable:
     Every ``@checkpoint()`` builds its own ``PickleFileCache``; listing the same
     directory once per decorated function would show each entry several times.
     """
-    if isinstance(cache, PickleFileCache):
-        return ("directory", str(cache.directory))
-    return ("object", id(cache))
+    identity = getattr(cache, "identity", None)
+    return ("cache", identity) if isinstance(identity, str) else ("object", id(cache))
 
 
 def _reference(cache: object) -> Callable[[], object | None]:
-    """Return a weak reference to ``cache``, or a strong one for a directory (it is cheap)."""
-    if not isinstance(cache, PickleFileCache):
+    """Return a weak reference to ``cache``, or a strong one for a store-backed cache.
+
+    A store-backed cache is a cheap handle on entries that live outside the process, so
+    the panel keeps listing it; any other cache may hold its results itself, and must not
+    be kept alive by the panel.
+    """
+    if not isinstance(cache, StoreCache):
         with contextlib.suppress(TypeError):  # not weakly referenceable: keep it
             return weakref.ref(cache)
     return lambda: cache
@@ -261,23 +264,32 @@ class CacheListing:
 
 
 def cache_label(cache: object, cwd: str | None = None) -> str:
-    """Name a cache for people: its directory relative to the working directory if inside."""
-    if isinstance(cache, PickleFileCache):
-        path = str(cache.directory)
-        base = cwd if cwd is not None else os.getcwd()
-        with contextlib.suppress(ValueError):  # another drive on Windows
-            relative = os.path.relpath(path, base)
-            if relative == os.curdir:
-                return relative
-            if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
-                return os.path.join(os.curdir, relative)
-        home = str(Path.home())
-        if path.startswith(home + os.sep):
-            return "~" + path[len(home) :]
-        return path
-    if isinstance(cache, MemoryCache):
-        return "MemoryCache (this process only)"
-    return type(cache).__name__
+    """Name a cache for people from its own description (``location`` and ``label``).
+
+    A directory is shown relative to the working directory when inside it (else with
+    ``~`` for the home directory); other caches by their location, with their kind in
+    front when the location does not say it.
+    """
+    location = str(getattr(cache, "location", "") or repr(cache))
+    label = str(getattr(cache, "label", "") or type(cache).__name__)
+    if os.path.isabs(location):
+        return _short_path(location, cwd)
+    return location if label.lower() in location.lower() else f"{label}: {location}"
+
+
+def _short_path(path: str, cwd: str | None) -> str:
+    """Return ``path`` relative to ``cwd`` when inside it, else with ``~`` for home."""
+    base = cwd if cwd is not None else os.getcwd()
+    with contextlib.suppress(ValueError):  # another drive on Windows
+        relative = os.path.relpath(path, base)
+        if relative == os.curdir:
+            return relative
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+            return os.path.join(os.curdir, relative)
+    home = str(Path.home())
+    if path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
 
 
 def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheListing]:

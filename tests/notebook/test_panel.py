@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from checkpointing import MemoryCache, PickleFileCache, checkpoint, events
+from checkpointing import (
+    CacheBase,
+    CheckpointNotExist,
+    MemoryCache,
+    PickleFileCache,
+    checkpoint,
+    events,
+)
 from checkpointing.events import CheckpointEvent
 from ipython_ext.panel import (
     CheckpointPanel,
@@ -247,7 +254,52 @@ def test_caches_seen_in_events_are_listed_once_per_directory(
     assert str(directory) in full_location(other.cache)
     assert {r.info.function for r in other.rows} == {full_name(one), full_name(two)}
     assert [r.info.function for r in panel.listings[2].rows] == [full_name(three)]
-    assert labels[2] == "MemoryCache (this process only)"
+    assert labels[2] == memory.location == f"memory of process {os.getpid()}"
+
+
+class _ShelfCache(CacheBase):
+    """A third-party cache that describes itself."""
+
+    def __init__(self) -> None:
+        self.shelf: dict[object, object] = {}
+
+    def save(self, context_id: object, result: object) -> None:
+        self.shelf[context_id] = result
+
+    def retrieve(self, context_id: object) -> object:
+        try:
+            return self.shelf[context_id]
+        except KeyError:
+            raise CheckpointNotExist(context_id) from None
+
+    @property
+    def location(self) -> str:
+        return "shelf://team/results"
+
+    @property
+    def identity(self) -> str:
+        return "shelf://team/results"
+
+    @property
+    def label(self) -> str:
+        return "shelf"
+
+
+def test_a_third_party_cache_is_named_by_its_own_description(panel: CheckpointPanel) -> None:
+    """A cache the panel does not know shows its own location, not its class name."""
+    shelf = _ShelfCache()
+
+    @checkpoint(cache=shelf)
+    def four() -> int:
+        return 4
+
+    four()
+    panel.refresh()
+    labels = [listing.label for listing in panel.listings]
+    assert "shelf://team/results" in labels
+    assert not any("_ShelfCache" in label for label in labels)
+    (listing,) = [item for item in panel.listings if item.label == "shelf://team/results"]
+    assert full_location(listing.cache) == "shelf://team/results"
 
 
 def test_a_redraw_updates_rows_in_place(panel: CheckpointPanel, cache: PickleFileCache) -> None:
