@@ -93,6 +93,7 @@ test-oldest:
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.remote
 
 # Tiny sizes, no thresholds: keeps the benchmarks runnable (CI runs it).
 bench-smoke: $(STAMP)

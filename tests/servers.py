@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-__all__ = ["S3Server", "free_port", "start_redis", "start_s3"]
+__all__ = ["S3Server", "free_port", "start_redis", "start_s3", "stop_server"]
 
 _START_TIMEOUT = 60.0
 
@@ -61,7 +61,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> No
     raise RuntimeError(f"{what} did not listen on port {port} within {_START_TIMEOUT} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     """Stop a server process started here, killing it if it does not exit in time."""
     process.terminate()
     try:
@@ -145,7 +145,7 @@ class _Running:
     @classmethod
     def stop_all(cls) -> None:
         for process in cls.processes:
-            _stop(process)
+            stop_server(process)
         cls.processes.clear()
 
 

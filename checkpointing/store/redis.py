@@ -7,11 +7,12 @@ Layout under a key prefix (default ``checkpointing``)::
     <prefix>:tmp:<random>  an entry being uploaded in pieces, renamed when complete
     <prefix>:read:<random> a snapshot of a large entry being read
 
-Reading. A hit costs one round trip when the entry is small: one script returns the
-entry's first bytes and its size. A reader keeps the version it started with even if the
-entry is replaced meanwhile: for a larger entry the same script makes a server-side copy
-(``<prefix>:read:<random>``, expiring after 10 minutes), which the reader fetches whole
-when it needs more and deletes when it closes. Listing reads heads only.
+Reading. Looking up a result is one plain ``GET`` (``fetch``): the cheapest round trip,
+and it reads one version whole. Listing uses ``get``, which reads heads only: one script
+returns the entry's first bytes and its size and, for a larger entry, makes a server-side
+copy (``<prefix>:read:<random>``, expiring after 10 minutes) that the reader fetches when
+it needs more and deletes when it closes, so a reader keeps the version it started with
+even if the entry is replaced meanwhile.
 
 Writing. A small entry is one ``SET``. A large one is sent in pieces (``SET``/``APPEND`` to
 a temporary key that expires if the writer dies) and published by ``RENAME``, so readers
@@ -212,6 +213,23 @@ class RedisStore(Store):
         if int(size) <= HEAD_BYTES:
             return BytesReader(bytes(head))
         return _SnapshotReader(self, snapshot, bytes(head), int(size))
+
+    def fetch(self, key: str, limit: int) -> bytes | EntryReader | None:
+        """Return the whole entry with one plain ``GET`` (a lookup needs all of it anyway).
+
+        One ``GET`` is the cheapest round trip Redis has, and it reads one version whole.
+        Entries over ``limit`` come back as a reader over the bytes already fetched.
+        """
+        name = self._name("entry", key)
+        try:
+            data = self.client.get(name)
+        except Exception as exc:
+            if is_unreachable(exc):
+                return None
+            raise self._failure("read", key, exc) from exc
+        if data is None:
+            return None
+        return bytes(data) if len(data) <= limit else BytesReader(data)
 
     def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
         """Store the entry; refuse it with advice when it exceeds ``max_entry_size``."""
