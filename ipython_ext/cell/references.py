@@ -177,10 +177,18 @@ def _show(path: Path) -> str:
     return text
 
 
+def _container(value: object) -> str | None:
+    """Return which built-in container ``value`` is, subclasses included (``Counter``...)."""
+    for kind in (list, dict, set, bytearray, deque):
+        if isinstance(value, kind):
+            return kind.__name__
+    return None
+
+
 def resettable(value: object) -> bool:
     """Tell whether the contents of ``value`` can be written into it in place."""
     kind = type(value)
-    if kind in (list, dict, set, bytearray):
+    if _container(value) is not None:
         return True
     numpy = sys.modules.get("numpy")
     if numpy is not None and kind is numpy.ndarray:
@@ -221,14 +229,13 @@ def _stateful(value: object) -> bool:
 def state_of(value: Any) -> Any:
     """Return a new object holding the contents of ``value`` (see :func:`resettable`)."""
     kind = type(value)
-    if kind is list:
-        return list(value)
-    if kind is dict:
+    container = _container(value)
+    if container == "dict":
         return dict(value)
-    if kind is set:
-        return list(value)
-    if kind is bytearray:
+    if container == "bytearray":
         return bytes(value)
+    if container is not None:
+        return list(value)
     if kind.__module__ == "numpy":
         return value.copy()
     if _plain(value):
@@ -248,11 +255,15 @@ def state_of(value: Any) -> Any:
 def write_state(value: Any, state: Any) -> None:
     """Write ``state`` (from :func:`state_of`) into ``value``: every reference sees it."""
     kind = type(value)
-    if kind is list or kind is bytearray:
+    container = _container(value)
+    if container in ("list", "bytearray"):
         value[:] = state
-    elif kind is dict or kind is set:
+    elif container in ("dict", "set"):
         value.clear()
-        value.update(state)
+        value.update(state)  # a Counter adds to nothing: the same counts
+    elif container == "deque":
+        value.clear()
+        value.extend(state)
     elif kind.__module__ == "numpy":
         if value.shape != state.shape or value.dtype != state.dtype:
             raise ValueError("an array changed shape or type; it cannot be restored in place")

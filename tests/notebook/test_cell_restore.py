@@ -68,6 +68,14 @@ def hit_matches_run(shell: Any, tmp_path: Any, setup: str, body: str, probe: str
             "True [1, 2] True b'abc'\n",
         ),
         (
+            "from collections import Counter, OrderedDict, defaultdict, deque\n"
+            "c = Counter(a=1)\nd = defaultdict(list)\nq = deque([1])\no = OrderedDict(x=1)\n"
+            "held = [c, d, q, o]",
+            "c.update(a=2, b=1)\nd['k'].append(1)\nq.append(2)\no['y'] = 2\n",
+            "print(held[0] is c, dict(held[0]), dict(held[1]), list(held[2]), list(held[3]))",
+            "True {'a': 3, 'b': 1} {'k': [1]} [1, 2] ['x', 'y']\n",
+        ),
+        (
             "class P:\n    __slots__ = ('x', 'y')\np = P()\np.x = 1\nq = p\nbag = [p]",
             "p.x = 2\np.y = [p.x]\n",
             "print(q is p, bag[0] is p, q.x, q.y)",
