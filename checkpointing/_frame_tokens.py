@@ -74,10 +74,16 @@ def install() -> None:
 
     def frame_token(context: TokenContext, frame: Any) -> tuple[Any, ...]:
         # Column by column, so equal frames give equal keys whatever their block layout.
-        dtypes = frame.dtypes
-        columns = tuple(
-            (str(dtypes.iloc[i]), values(frame.iloc[:, i])) for i in range(frame.shape[1])
-        )
+        # _get_column_array (pandas 2 and 3) reads a column without building a Series
+        # (3 µs instead of about 100); public iloc is the fallback.
+        get = getattr(frame, "_get_column_array", None)
+        if get is not None:
+            arrays = [get(i) for i in range(frame.shape[1])]
+            columns = tuple((str(array.dtype), array) for array in arrays)
+        else:
+            columns = tuple(
+                (str(frame.dtypes.iloc[i]), values(frame.iloc[:, i])) for i in range(frame.shape[1])
+            )
         return (
             "DataFrame",
             frame.columns,
