@@ -94,7 +94,7 @@ def _entry_files(directory: Path) -> list[Path]:
 
 def _temp_files(directory: Path) -> list[Path]:
     """List the temporary files (writes in progress or leftovers) of a cache directory."""
-    return sorted(directory.glob(".tmp-*"))
+    return sorted([*directory.glob(".tmp-*"), *directory.glob(".tmp/.tmp-*")])
 
 
 def _python(script: str, *args: str) -> subprocess.Popen[bytes]:

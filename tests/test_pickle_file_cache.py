@@ -60,9 +60,16 @@ def write_entry(
 
 
 def files(directory: Path) -> list[str]:
-    """List the names in a directory, sorted, leaving out the cache's own bookkeeping."""
-    own = {"CACHEDIR.TAG", ".usage", ".quarantine"}
-    return sorted(name for name in os.listdir(directory) if name not in own)
+    """List the names in a directory, sorted, leaving out the cache's own bookkeeping.
+
+    Files in the temp folder are listed (as ``.tmp/NAME``): one left there is a leftover.
+    """
+    own = {"CACHEDIR.TAG", ".usage", ".quarantine", ".tmp"}
+    names = [name for name in os.listdir(directory) if name not in own]
+    temps = directory / ".tmp"
+    if temps.is_dir():
+        names += [f".tmp/{name}" for name in os.listdir(temps)]
+    return sorted(names)
 
 
 def assert_one_corrupt_miss(cache: PickleFileCache, context_id: Any, path: Path) -> None:

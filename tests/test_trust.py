@@ -202,28 +202,41 @@ def test_temp_files_of_dead_writers_are_reclaimed(tmp_path: Path) -> None:
     """The next save or clear removes temp files of dead local writers, and only those."""
     cache = PickleFileCache(tmp_path)
     cache.save("x", 1)
-    dead = tmp_path / f"{TEMP_PREFIX}{_OWNER}-{dead_pid()}-abc"
+    temps = tmp_path / ".tmp"
+    dead = temps / f"{TEMP_PREFIX}{_OWNER}-{dead_pid()}-abc"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        alive = tmp_path / f"{TEMP_PREFIX}{_OWNER}-{sleeper.pid}-abc"
-        remote = tmp_path / f"{TEMP_PREFIX}0000beef-{os.getpid()}-abc"
-        legacy = tmp_path / f"{TEMP_PREFIX}{dead_pid()}-0123456789abcdef"  # format 1's names
+        alive = temps / f"{TEMP_PREFIX}{_OWNER}-{sleeper.pid}-abc"
+        remote = temps / f"{TEMP_PREFIX}0000beef-{os.getpid()}-abc"
+        # format 1 named its temp files so, beside the entries: reclaimed by clear()
+        legacy = tmp_path / f"{TEMP_PREFIX}{dead_pid()}-0123456789abcdef"
         for path in (dead, alive, remote, legacy):
             path.write_bytes(b"x" * 1000)
         cache.save("y", 2)
         assert not dead.exists()
-        assert not legacy.exists()
         assert alive.exists()
         assert remote.exists()
         old = time.time() - 2 * 24 * 3600
         os.utime(remote, (old, old))
         dead.write_bytes(b"again")
-        os.rename(dead, tmp_path / f"{TEMP_PREFIX}{_OWNER}-{dead_pid()}-def")
+        os.rename(dead, temps / f"{TEMP_PREFIX}{_OWNER}-{dead_pid()}-def")
         assert cache.clear() == 2
-        assert sorted(p.name for p in tmp_path.glob(f"{TEMP_PREFIX}*")) == [alive.name]
+        assert not legacy.exists()
+        assert sorted(p.name for p in temps.glob(f"{TEMP_PREFIX}*")) == [alive.name]
+        assert list(tmp_path.glob(f"{TEMP_PREFIX}*")) == []
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_save_does_not_scan_the_entries_for_leftovers(tmp_path: Path) -> None:
+    """Temp files live in their own folder: a save reads it, not the directory of entries."""
+    cache = PickleFileCache(tmp_path)
+    cache.save("x", 1)
+    (tmp_path / ".tmp").rmdir()  # empty between writes; a save re-creates it
+    cache.save("y", 2)
+    assert cache.retrieve("y") == 2
+    assert [p.name for p in (tmp_path / ".tmp").iterdir()] == []
 
 
 # -- errors that say the truth ---------------------------------------------------------------

@@ -4,7 +4,7 @@ Layout of a cache directory::
 
     CACHEDIR.TAG        marks the directory as a cache (backup tools skip it); see below
     <key>.pickle        one entry per file, written by the entry codec
-    .tmp-<owner>-...    a write in progress (or the leftover of a killed writer)
+    .tmp/.tmp-<owner>-...  a write in progress (or the leftover of a killed writer)
     .quarantine/        damaged entries set aside, for inspection or removal
     .usage/<key>        hit count (file size) and last use (mtime) of an entry
 
@@ -17,9 +17,12 @@ use it otherwise, so pointing a cache at a project folder cannot put results amo
 ``clear()`` anywhere near) the user's files. Creating ``CACHEDIR.TAG`` by hand tells it
 to use such a directory anyway.
 
-Writes go to a temporary file in the same directory that is renamed onto the entry, so a
-reader sees the old entry or the new one, never part of one. With ``fsync=True`` the data
-is also flushed to disk before the rename (see docs/reliability.md for what that buys).
+Writes go to a temporary file in ``.tmp/`` that is renamed onto the entry, so a reader
+sees the old entry or the new one, never part of one. Temp files live in their own folder
+so that reclaiming the leftovers of killed writers, done before every write, scans only
+the writes in flight, not every entry (a directory of 10,000 entries stays fast to write).
+With ``fsync=True`` the data is also flushed to disk before the rename (see
+docs/reliability.md for what that buys).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ _MARKER_TEXT = (
     "# For information about cache directory tags, see https://bford.info/cachedir/\n"
 )
 LOCK_DIR = ".locks"
-_OWN_NAMES = frozenset({MARKER, QUARANTINE_DIR, USAGE_DIR, LOCK_DIR})
+TEMP_DIR = ".tmp"
+_OWN_NAMES = frozenset({MARKER, QUARANTINE_DIR, USAGE_DIR, LOCK_DIR, TEMP_DIR})
 
 
 class DirectoryStore(Store):
@@ -234,16 +238,18 @@ class DirectoryStore(Store):
         """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
         check_key(key)
         self._check_directory(create=True)
-        reclaim_temps(self.directory)
+        temps = os.path.join(self.directory, TEMP_DIR)
+        reclaim_temps(temps)
         final = self.path(key)
         self._refuse_foreign(final)
         try:
             try:
-                temp, fd = create_temp(self.directory)
-            except FileNotFoundError:  # the directory was removed since it was checked
+                temp, fd = create_temp(temps)
+            except FileNotFoundError:  # first write, or the directory was removed since
                 self._checked = self._marked = False
                 self._check_directory(create=True)
-                temp, fd = create_temp(self.directory)
+                os.makedirs(temps, exist_ok=True)
+                temp, fd = create_temp(temps)
         except OSError as exc:
             raise StorageError(
                 f"cannot create a file in cache directory {self.directory!r}: {exc}"
@@ -371,7 +377,12 @@ class DirectoryStore(Store):
         """Delete temp files left by writers that died; return how many."""
         if not self._usable_for_reading():
             return 0  # not a cache directory: nothing in it is ours
-        return reclaim_temps(self.directory)
+        temps = os.path.join(self.directory, TEMP_DIR)
+        # Earlier versions wrote their temp files beside the entries.
+        removed = reclaim_temps(temps) + reclaim_temps(self.directory)
+        with contextlib.suppress(OSError):  # not empty: writes in flight; put re-creates it
+            os.rmdir(temps)
+        return removed
 
     def lock(self, key: str, ttl: float) -> LeaseFile:
         """Return the lock file ``.locks/<key>.lock`` (owner and expiry inside)."""
