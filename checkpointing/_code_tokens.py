@@ -38,8 +38,8 @@ import xxhash
 
 from checkpointing._classify import is_user_module, package_version
 from checkpointing._module_content import module_content_token
+from checkpointing._observed import observed_extras
 from checkpointing._profile import ambient_inputs, code_identity, free_values, profile_of
-from checkpointing._scope import observed_extras
 from checkpointing._tokens import Handler, TokenContext, find_handler, module_extra
 
 __all__ = [

@@ -30,7 +30,7 @@ import xxhash
 
 from checkpointing import _array_tokens, _frame_tokens, _tokens
 from checkpointing._code_tokens import WRAPPED_ATTRIBUTE, classify
-from checkpointing._scope import ObservedNames, observing, stop_observing
+from checkpointing._observed import ObservedNames, observing, stop_observing
 
 # Imported for their lazy registrations (numpy and pandas are imported only when met).
 _LIBRARY_TOKENS = (_array_tokens, _frame_tokens)

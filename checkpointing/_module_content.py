@@ -55,8 +55,8 @@ from checkpointing._ambient import (
     states_used_by,
 )
 from checkpointing._classify import is_user_module
+from checkpointing._imports import IMPORTED
 from checkpointing._profile import follow_chain, profile_of, reached_objects
-from checkpointing._scope import IMPORTED
 
 __all__ = ["module_content_token"]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from checkpointing._observed import observed_attributes
 from checkpointing._scope import (
     ImportBinding,
     Kind,
@@ -33,7 +34,6 @@ from checkpointing._scope import (
     ScopeTree,
     all_parameters,
     analyse_scopes,
-    observed_attributes,
 )
 
 __all__ = [

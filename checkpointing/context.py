@@ -70,7 +70,7 @@ class FuncCallContext:
     @property
     def free_names(self) -> tuple[str, ...]:
         """The globals and closure variables the function reads, in order of first use."""
-        from checkpointing._scope import IMPORTED  # the code analysis loads lazily
+        from checkpointing._imports import IMPORTED  # the code analysis loads lazily
 
         plan = self.profile.plan  # import statements in the body are not names it reads
         return tuple(dict.fromkeys(name for index, name, _ in plan if index != IMPORTED))

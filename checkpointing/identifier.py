@@ -8,8 +8,8 @@ from typing import Any
 
 from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
+from checkpointing._observed import ObservedNames
 from checkpointing._profile import ambient_inputs, free_values
-from checkpointing._scope import ObservedNames
 from checkpointing.config import defaults, validate
 from checkpointing.context import FuncCallContext
 from checkpointing.exceptions import IdentificationError

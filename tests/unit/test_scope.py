@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from checkpointing._scope import (
-    ImportBinding,
-    Kind,
-    Scope,
-    analyse_scopes,
-    code_imports,
-    observed_attributes,
-    read_import,
-)
+from checkpointing._imports import code_imports, read_import
+from checkpointing._observed import observed_attributes
+from checkpointing._scope import ImportBinding, Kind, Scope, analyse_scopes
 
 _COMPREHENSION_NAMES = {
     ast.ListComp: "listcomp",
