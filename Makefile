@@ -63,6 +63,8 @@ quick: $(STAMP)
 # The core library supports Python 3.11 to 3.13; CI checks the other two versions here.
 # Interpreters: python3.12/python3.13 on PATH, else pyenv's. Missing ones fail the target.
 PROPERTY_TEST_DEPS := "hypothesis>=6.100" "cloudpickle>=3"
+# The cache and store contracts run on the shared stores too (Redis, moto's S3 server).
+SHARE_TEST_DEPS := "fsspec>=2024.3" "s3fs>=2024.3" "redis>=5" "moto[server]>=5"
 CORE_TESTS := tests/unit tests/test_e2e_rules.py tests/test_cache_contract.py \
 	tests/test_pickle_file_cache.py tests/test_bad_input.py tests/test_seed_examples.py
 test-pythons:
@@ -73,7 +75,8 @@ test-pythons:
 		if [ -z "$$py" ]; then echo "no Python $$v interpreter found"; exit 1; fi; \
 		echo "== Python $$v ($$py)"; \
 		test -x .venv-$$v/bin/python || $$py -m venv .venv-$$v; \
-		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest $(PROPERTY_TEST_DEPS); \
+		.venv-$$v/bin/python -m pip install --quiet -e . numpy pandas pytest $(PROPERTY_TEST_DEPS) \
+			$(SHARE_TEST_DEPS); \
 		.venv-$$v/bin/python -m pytest -q -o addopts="" -o filterwarnings=error $(CORE_TESTS); \
 	done
 
