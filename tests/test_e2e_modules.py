@@ -217,10 +217,20 @@ HELPER = "def f(x):\n    return x + {n}\n"
         ({"statistics.py": HELPER}, "import statistics", "statistics.f"),
         ({"csv/__init__.py": "", "csv/helpers.py": HELPER}, "import csv.helpers", "csv.helpers.f"),
         ({"difflib.py": HELPER}, "import difflib as dl", "dl.f"),
+        # Names checkpointing itself uses: it must keep the real module for its own work.
+        (
+            {"json/__init__.py": "", "json/helpers.py": HELPER},
+            "from json import helpers",
+            "helpers.f",
+        ),
+        (
+            {"email/__init__.py": "", "email/helpers.py": HELPER},
+            "import email.helpers",
+            "email.helpers.f",
+        ),
+        ({"http/__init__.py": HELPER}, "import http", "http.f"),
     ],
-    # Names the tool itself imports (email, http, calendar via urllib) cannot be shadowed
-    # by a project package in a script that imports it.
-    ids=["code", "statistics", "csv", "difflib"],
+    ids=["code", "statistics", "csv", "difflib", "json", "email", "http"],
 )
 def test_project_package_named_like_stdlib_is_followed(
     tmp_path: Path, files: dict[str, str], imports: str, call: str

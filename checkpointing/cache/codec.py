@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import pickle
 import struct
 from dataclasses import dataclass
@@ -36,9 +35,13 @@ from typing import Any
 
 import xxhash
 
+from checkpointing._stdlib import stdlib_module
 from checkpointing.cache._ids import IdCodec
 from checkpointing.cache._pickling import new_buffer, pickle_result
 from checkpointing.store.base import BytesReader, EntryReader
+
+# A project package called ``json`` must not replace the one checkpointing writes with.
+json = stdlib_module("json")
 
 __all__ = [
     "FORMAT_VERSION",

@@ -21,12 +21,16 @@ at worst make both compute: never a wrong result, since either one's entry is co
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import time
 import uuid
 from typing import Protocol, runtime_checkable
+
+from checkpointing._stdlib import stdlib_module
+
+# A project package called ``json`` must not replace the one lock records are written with.
+json = stdlib_module("json")
 
 __all__ = ["DirectoryLeases", "LeaseBackend", "LeaseFile", "StoreLock", "owner_label"]
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote, urlsplit
 
 from checkpointing.cache.base import CacheBase
 from checkpointing.store.secrets import strip_userinfo
@@ -49,7 +48,9 @@ def local_directory(spec: str | os.PathLike[str]) -> str | None:
         return None
     if parts.netloc not in ("", "localhost"):
         raise ValueError(f"file:// URL of another host is not a local directory: {spec!r}")
-    return url2pathname(parts.path)
+    # urllib.request.url2pathname would do this, but importing urllib.request loads http
+    # and email, which a project package named like them must be free to shadow.
+    return unquote(parts.path) if os.name != "nt" else unquote(parts.path).lstrip("/")
 
 
 def open_store(url: str, *, storage_options: dict[str, Any] | None = None, **options: Any) -> Any:
