@@ -31,7 +31,7 @@ import hmac
 import pickle
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
@@ -40,8 +40,11 @@ from checkpointing.cache._ids import IdCodec
 from checkpointing.cache._pickling import new_buffer, pickle_result
 from checkpointing.store.base import BytesReader, EntryReader
 
-# A project package called ``json`` must not replace the one checkpointing writes with.
-json = stdlib_module("json")
+# A project package called ``json`` must not replace the module checkpointing uses.
+if TYPE_CHECKING:
+    import json
+else:
+    json = stdlib_module("json")
 
 __all__ = [
     "FORMAT_VERSION",

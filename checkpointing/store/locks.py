@@ -25,12 +25,15 @@ import os
 import socket
 import time
 import uuid
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from checkpointing._stdlib import stdlib_module
 
-# A project package called ``json`` must not replace the one lock records are written with.
-json = stdlib_module("json")
+# A project package called ``json`` must not replace the module checkpointing uses.
+if TYPE_CHECKING:
+    import json
+else:
+    json = stdlib_module("json")
 
 __all__ = ["DirectoryLeases", "LeaseBackend", "LeaseFile", "StoreLock", "owner_label"]
 
