@@ -20,9 +20,10 @@ from ipython_ext.panel.html import (
     entry_html,
     group_html,
     more_html,
+    no_match_html,
     row_html,
 )
-from ipython_ext.panel.model import CacheListing, cache_key, display_name
+from ipython_ext.panel.model import CacheListing, EntryRow, cache_key, display_name
 
 
 def _widgets() -> Any:
@@ -58,6 +59,12 @@ def close_widget(widget: Any) -> None:
 class EntryList:
     """Show cache listings in :attr:`box`, one widget row per cache, function and entry.
 
+    Only a page of each function's entries is drawn, and a page of functions per cache:
+    a "Show more" row under each adds the next page, so every entry can be reached
+    without drawing ten thousand rows of widgets (each one a message to the browser).
+    :attr:`query` keeps the entries whose function name or argument summary contains
+    it. The box scrolls on its own, so the panel keeps its height however much is shown.
+
     The buttons call ``on_clear(key, function)`` and ``on_delete(key, context_id)`` with
     the :func:`~ipython_ext.panel.model.cache_key` of their cache, not the cache itself:
     holding it would keep a dropped in-memory cache, which the session record only
@@ -68,37 +75,55 @@ class EntryList:
         self,
         on_clear: Callable[[Hashable, str], None],
         on_delete: Callable[[Hashable, Any], None],
+        page: int = 20,
+        group_page: int = 30,
     ) -> None:
-        self.box = _widgets().VBox()
+        w = _widgets()
+        self.box = w.VBox(layout=w.Layout(max_height="420px", overflow="auto"))
+        self.box.add_class("checkpointing-entries")
+        self.page = page
+        self.group_page = group_page
+        self.query = ""
         self._on_clear = on_clear
         self._on_delete = on_delete
         self._rows: dict[Hashable, _Row] = {}
+        self._listings: list[CacheListing] = []
+        self._shown: dict[Hashable, int] = {}  # entries shown per (cache, function)
+        self._groups_shown: dict[Hashable, int] = {}  # functions shown per cache
 
-    def draw(self, listings: list[CacheListing], max_rows: int) -> None:
-        """Draw ``listings``, at most ``max_rows`` entries, reusing rows and closing the rest.
+    def draw(self, listings: list[CacheListing] | None = None) -> None:
+        """Draw ``listings`` (default: the last ones drawn), reusing rows, closing the rest.
 
         Rows are keyed by cache, function and entry, so a redraw after a hit changes one
-        text instead of re-creating every widget (each one a message to the browser).
+        text instead of re-creating every widget.
         """
+        if listings is not None:
+            self._listings = listings
         previous, self._rows = self._rows, {}
         order: list[Any] = []
 
         def place(key: Hashable, text: str, build: Callable[..., _Row], *args: Any) -> None:
             row = previous.pop(key, None) or build(*args)
-            row.text.value = text
+            if row.text.value != text:
+                row.text.value = text
             self._rows[key] = row
             order.append(row.box)
 
-        budget = max_rows
         now = time.time()
-        largest = max((r.info.size for lst in listings for r in lst.rows), default=0)
-        for listing in listings:
+        query = self.query.strip().lower()
+        for listing in self._listings:
             key = cache_key(listing.cache)
             place(("cache", key), cache_title_html(listing), self._text_row)
-            if not listing.rows:
+            groups = [(f, _matching(f, rows, query)) for f, rows in listing.groups()]
+            groups = [(f, rows) for f, rows in groups if rows]
+            if not groups:
+                if listing.rows and query:
+                    place(("nomatch", key), no_match_html(self.query), self._text_row)
                 continue
+            largest = max(r.info.size for _, rows in groups for r in rows)
             place(("columns", key), row_html(HEADER_CELLS, header=True), self._columns_row)
-            for function, rows in listing.groups():
+            group_limit = self._groups_shown.get(key, self.group_page)
+            for function, rows in groups[:group_limit]:
                 place(
                     ("group", key, function),
                     group_html(function, rows),
@@ -106,7 +131,8 @@ class EntryList:
                     key,
                     function,
                 )
-                for row in rows[: max(budget, 0)]:
+                limit = self._shown.get((key, function), self.page)
+                for row in rows[:limit]:
                     context_id = row.info.context_id
                     place(
                         ("entry", key, _hashable(context_id)),
@@ -115,15 +141,57 @@ class EntryList:
                         key,
                         context_id,
                     )
-                hidden = len(rows) - max(budget, 0)
-                budget -= len(rows)
-                if hidden > 0:
-                    place(("more", key, function), more_html(hidden), self._text_row)
+                if len(rows) > limit:
+                    place(
+                        ("more", key, function),
+                        more_html(len(rows) - limit, "entry", "entries"),
+                        self._more_row,
+                        (key, function),
+                        self._shown,
+                        self.page,
+                    )
+            if len(groups) > group_limit:
+                place(
+                    ("more-groups", key),
+                    more_html(len(groups) - group_limit, "function", "functions"),
+                    self._more_row,
+                    key,
+                    self._groups_shown,
+                    self.group_page,
+                )
         if list(self.box.children) != order:
             self.box.children = order
         for gone in previous.values():
             for widget in gone.parts:
                 close_widget(widget)
+
+    def release(self) -> None:
+        """Let go of the listings drawn (a dropped in-memory cache must be able to go)."""
+        self._listings = []
+
+    def filter(self, query: str) -> None:
+        """Show only the entries whose function or arguments contain ``query``, and redraw."""
+        self.query = query
+        self.draw()
+
+    def _more_row(self, slot: Hashable, counts: dict[Hashable, int], page: int) -> _Row:
+        """Build a "Show more" row that adds a page to ``counts[slot]`` and redraws."""
+        w = _widgets()
+        text = w.HTML(layout=_fill())
+        button = w.Button(
+            description="Show more",
+            tooltip="Show the next page of this list",
+            layout=w.Layout(width=f"{_BUTTON_WIDTH}px", height="26px"),
+        )
+
+        def more(_: Any) -> None:
+            counts[slot] = counts.get(slot, page) + max(page, 50)
+            self.draw()
+
+        button.on_click(more)
+        box = w.HBox([text, button], layout=_indent())
+        box.add_class("checkpointing-more")
+        return _Row(box, text, [text, button, box])
 
     def close(self) -> None:
         """Close every row and the box; the list disappears."""
@@ -187,6 +255,13 @@ def _fill() -> Any:
 def _indent() -> Any:
     """Lay out an entry row (or its header) indented under its function."""
     return _widgets().Layout(align_items="center", padding="0 0 0 16px")
+
+
+def _matching(function: str, rows: list[EntryRow], query: str) -> list[EntryRow]:
+    """Return the rows a (lower-cased) filter keeps: all when the function name matches."""
+    if not query or query in display_name(function).lower():
+        return rows
+    return [r for r in rows if query in r.info.arguments.lower()]
 
 
 def _hashable(context_id: Any) -> Hashable:

@@ -36,6 +36,7 @@ __all__ = [
     "heading_html",
     "legend_html",
     "more_html",
+    "no_match_html",
     "ratio_bar_html",
     "row_html",
 ]
@@ -130,7 +131,7 @@ HEADER_CELLS = [
     ("stored size", "size"),
     ("time the original call took", "run time"),
     ("when the entry was written", "created"),
-    ("when a hit last returned it in this session", "last used"),
+    ("when a hit last returned it (recorded in the cache)", "last used"),
 ]
 
 
@@ -210,11 +211,17 @@ def entry_html(row: EntryRow, largest: int, now: float) -> str:
     )
 
 
-def more_html(hidden: int) -> str:
-    """Say how many entries of a function were left out to keep the panel fast."""
+def more_html(hidden: int, word: str, words: str) -> str:
+    """Say how many entries (or functions) are not drawn yet."""
+    more = plural(hidden, "more " + word, "more " + words)
+    return f'<span style="color:{MUTED}">… {more} not shown</span>'
+
+
+def no_match_html(query: str) -> str:
+    """Say that the filter left nothing of a cache."""
     return (
-        f'<span style="color:{MUTED};padding-left:16px">… '
-        f"{plural(hidden, 'more entry', 'more entries')} not shown</span>"
+        f'<span style="color:{MUTED};padding-left:16px">No entry matches '
+        f"“{html.escape(query)}”.</span>"
     )
 
 

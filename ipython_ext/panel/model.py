@@ -24,6 +24,7 @@ from checkpointing.cache.base import EntryInfo
 from checkpointing.cache.store_cache import StoreCache
 from checkpointing.events import CheckpointEvent
 from checkpointing.explain import why_computed
+from ipython_ext.panel.reading import EntryMemo
 
 __all__ = [
     "CacheListing",
@@ -219,10 +220,13 @@ class SessionRecord:
 
     def last_used(self, cache: object, context_id: Hashable) -> float | None:
         """Return when a hit last returned this entry in this session, if it did."""
-        try:
-            return self._last_used.get((cache_key(cache), context_id))
-        except TypeError:
-            return None
+        return self.used_in(cache).get(context_id)
+
+    def used_in(self, cache: object) -> dict[Hashable, float]:
+        """Return when hits of this session last returned each entry of ``cache``."""
+        key = cache_key(cache)
+        with self._lock:
+            return {cid: when for (k, cid), when in self._last_used.items() if k == key}
 
 
 # --------------------------------------------------------------------------- listing
@@ -292,11 +296,14 @@ def _short_path(path: str, cwd: str | None) -> str:
     return path
 
 
-def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheListing]:
+def list_caches(
+    caches: Iterable[object], record: SessionRecord, memo: EntryMemo | None = None
+) -> list[CacheListing]:
     """List the entries of each distinct cache in ``caches``, with their last use.
 
     A cache that cannot list its entries, or whose directory cannot be read, gets a
-    listing with ``error`` set instead of failing the whole panel.
+    listing with ``error`` set instead of failing the whole panel. With a ``memo``,
+    a directory cache's unchanged entries are not read again.
     """
     listings: list[CacheListing] = []
     seen: set[Hashable] = set()
@@ -306,12 +313,13 @@ def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheLi
             continue
         seen.add(key)
         label = cache_label(cache)
-        entries = getattr(cache, "entries", None)
-        if entries is None:
+        if getattr(cache, "entries", None) is None:
             listings.append(CacheListing(cache, label, error="this cache cannot list entries"))
             continue
         try:
-            infos: list[EntryInfo] = entries()
+            infos: list[EntryInfo] = (
+                memo.entries(cache, key) if memo is not None else cache.entries()  # type: ignore[attr-defined]
+            )
         except NotImplementedError:
             listings.append(CacheListing(cache, label, error="this cache cannot list entries"))
             continue
@@ -320,10 +328,15 @@ def list_caches(caches: Iterable[object], record: SessionRecord) -> list[CacheLi
             continue
         rows = []
         reasons = why_computed(infos)
+        session_use = record.used_in(cache)
         for info in infos:
-            used = record.last_used(cache, info.context_id)
+            try:
+                used = session_use.get(info.context_id)
+            except TypeError:  # an unhashable id is not tracked
+                used = None
             reason = reasons.get(info.context_id, "")
-            rows.append(EntryRow(info, max(info.created, used or 0.0), reason))
+            last = max(info.created, info.last_used, used or 0.0)
+            rows.append(EntryRow(info, last, reason))
         listings.append(CacheListing(cache, label, rows))
     return listings
 

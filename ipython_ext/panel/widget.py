@@ -16,6 +16,7 @@ panel :func:`show_panel` made last: both are the state of panels shown by defaul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import os
 import threading
@@ -42,6 +43,7 @@ from ipython_ext.panel.model import (
     plural,
     saved_text,
 )
+from ipython_ext.panel.reading import EntryMemo
 from ipython_ext.panel.session_rows import SessionRows
 
 
@@ -84,10 +86,12 @@ class CheckpointPanel:
 
     ``caches`` lists the caches to show besides those seen in events (default: the
     ``PickleFileCache()`` of the current default directory). Counters update on
-    every event, at most every ``live_interval`` seconds; the entry listing is re-read
-    at most every ``refresh_interval`` seconds, and after each cell. ``max_rows``
-    bounds the entry rows drawn: thousands of rows of widgets would slow the browser.
-    ``record`` is the session record to count into (default: the process's own).
+    event, at most every ``live_interval`` seconds (so a loop of cheap calls is drawn
+    in batches, not call by call); the entry listing is re-read at most every
+    ``refresh_interval`` seconds, and after each cell. ``max_rows`` is how many entries
+    of each function are drawn before a "Show more" row: thousands of rows of widgets
+    would slow the browser. ``record`` is the session record to count into (default:
+    the process's own).
     """
 
     def __init__(
@@ -95,9 +99,9 @@ class CheckpointPanel:
         caches: Iterable[object] | None = None,
         *,
         record: SessionRecord | None = None,
-        live_interval: float = 0.1,
-        refresh_interval: float = 1.0,
-        max_rows: int = 50,
+        live_interval: float = 0.25,
+        refresh_interval: float = 2.0,
+        max_rows: int = 20,
     ) -> None:
         try:
             _widgets()
@@ -123,6 +127,7 @@ class CheckpointPanel:
         self._last_entries = 0.0
         self._armed_clear_all = False
         self._refresh_cost = 0.0
+        self._memo = EntryMemo()
         self._build()
         self.refresh()
         self._unsubscribe: Callable[[], None] | None = record.watch(self._on_event)
@@ -165,8 +170,16 @@ class CheckpointPanel:
         self.entries = EntryList(
             on_clear=lambda key, function: self._in_cache(key, self.clear_function, function),
             on_delete=lambda key, context_id: self._in_cache(key, self.delete_entry, context_id),
+            page=self.max_rows,
         )
         self.cache_box = self.entries.box
+        self.filter_box = w.Text(
+            placeholder="Filter entries by function or arguments",
+            continuous_update=False,
+            layout=w.Layout(width="320px"),
+        )
+        self.filter_box.add_class("checkpointing-filter")
+        self.filter_box.observe(lambda change: self.entries.filter(change["new"]), names="value")
         self.status = w.HTML()
         self.widget = w.VBox(
             [
@@ -174,6 +187,7 @@ class CheckpointPanel:
                 self.session_heading,
                 self.session_box,
                 self.cache_heading,
+                self.filter_box,
                 self.cache_box,
                 self.status,
             ],
@@ -194,6 +208,7 @@ class CheckpointPanel:
             self.session_empty,
             self.session_box,
             self.cache_heading,
+            self.filter_box,
             self.status,
             self.widget,
         ]
@@ -274,7 +289,8 @@ class CheckpointPanel:
             start = time.monotonic()
             self._entries_due = False
             self.listings = []  # so a cache dropped since the last refresh can go
-            self.listings = list_caches(self.all_caches(), self.record)
+            self.entries.release()
+            self.listings = list_caches(self.all_caches(), self.record, self._memo)
             self._draw_session()
             self._draw_caches()
             self._last_entries = time.monotonic()
@@ -282,7 +298,7 @@ class CheckpointPanel:
 
     def _draw_caches(self) -> None:
         """Draw the listing; "Clear all" is enabled when some cache holds entries."""
-        self.entries.draw(self.listings, self.max_rows)
+        self.entries.draw(self.listings)
         self.clear_all_button.disabled = not any(lst.rows for lst in self.listings)
         self._disarm()
 
@@ -297,8 +313,25 @@ class CheckpointPanel:
     # -- actions -----------------------------------------------------------------------
 
     def delete_entry(self, cache: object, context_id: Any) -> None:
-        """Delete one entry of ``cache`` and redraw."""
-        self._act(lambda: plural(int(_call(cache, "delete", context_id)), "entry", "entries"))
+        """Delete one entry of ``cache`` and redraw without re-reading the caches."""
+        with self._lock:
+            try:
+                deleted = bool(_call(cache, "delete", context_id))
+            except Exception as exc:  # noqa: BLE001 - a failed deletion is shown, not raised
+                self._report(f"Could not delete: {exc}", ERROR)
+                return
+            # Only that entry changed: drop its row instead of listing every entry again.
+            key = cache_key(cache)
+            self.listings = [
+                _without(listing, context_id) if cache_key(listing.cache) == key else listing
+                for listing in self.listings
+            ]
+            self._draw_caches()
+            self._report(f"Deleted {plural(int(deleted), 'entry', 'entries')}.", MUTED)
+
+    def _report(self, message: str, colour: str) -> None:
+        """Show one line in the status row."""
+        self.status.value = f'<span style="color:{colour}">{html.escape(message)}</span>'
 
     def clear_function(self, cache: object, function: str) -> None:
         """Delete every entry of ``function`` in ``cache`` and redraw."""
@@ -375,6 +408,12 @@ class CheckpointPanel:
             return "<closed checkpointing panel>"
         total = self.record.stats.total()
         return f"<checkpointing panel: {count_text(total)}, {saved_text(total)}>"
+
+
+def _without(listing: CacheListing, context_id: Any) -> CacheListing:
+    """Return ``listing`` without the row of ``context_id``."""
+    rows = [row for row in listing.rows if row.info.context_id != context_id]
+    return dataclasses.replace(listing, rows=rows)
 
 
 def _call(cache: object, method: str, *args: Any) -> int:

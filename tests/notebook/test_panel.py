@@ -353,8 +353,13 @@ def test_a_cache_that_cannot_list_is_shown_with_the_reason() -> None:
     assert listing.rows == []
 
 
-def test_many_entries_are_cut_to_max_rows(cache: PickleFileCache) -> None:
-    """Beyond ``max_rows`` entry rows the panel says how many it left out."""
+def more_rows(panel: CheckpointPanel) -> list[Any]:
+    """Return the "Show more" rows drawn, each an HBox of a text and its button."""
+    return with_class(panel.widget, "checkpointing-more")
+
+
+def test_show_more_reaches_every_entry_of_a_function(cache: PickleFileCache) -> None:
+    """Beyond ``max_rows`` entries of a function a "Show more" row draws the rest on click."""
 
     @checkpoint(cache=cache)
     def ident(x: int) -> int:
@@ -365,11 +370,93 @@ def test_many_entries_are_cut_to_max_rows(cache: PickleFileCache) -> None:
     shown = CheckpointPanel([cache], record=SessionRecord(), max_rows=2)
     try:
         assert len(entry_rows(shown)) == 2
-        assert "3 more entries not shown" in str(
-            [getattr(w, "value", "") for w in shown.cache_box.children]
-        )
+        (more,) = more_rows(shown)
+        assert "3 more entries not shown" in more.children[0].value
+        more.children[1].click()
+        assert len(entry_rows(shown)) == 5
+        assert more_rows(shown) == []
+        entry_row(shown, "x=0").children[1].click()  # the oldest entry can be deleted
+        assert sorted(info.arguments for info in cache.entries()) == [
+            f"x={x}" for x in (1, 2, 3, 4)
+        ]
     finally:
         shown.close()
+
+
+def test_a_functions_only_entry_stays_visible_beside_a_big_function(
+    cache: PickleFileCache,
+) -> None:
+    """Pages are per function: a big function does not hide another function's entry."""
+
+    @checkpoint(cache=cache)
+    def big(x: int) -> int:
+        return x
+
+    @checkpoint(cache=cache)
+    def lonely() -> int:
+        return 0
+
+    lonely()
+    for x in range(30):
+        big(x)
+    shown = CheckpointPanel([cache], record=SessionRecord(), max_rows=5)
+    try:
+        assert len(entry_rows(shown)) == 6
+        entry_row(shown, "(no arguments)")
+    finally:
+        shown.close()
+
+
+def test_the_filter_keeps_matching_functions_and_arguments(
+    panel: CheckpointPanel, cache: PickleFileCache
+) -> None:
+    """Typing in the filter box keeps entries whose function or arguments contain the text."""
+
+    @checkpoint(cache=cache)
+    def alpha(x: int) -> int:
+        return x
+
+    @checkpoint(cache=cache)
+    def beta(name: str) -> str:
+        return name
+
+    alpha(1), alpha(2), beta("needle"), beta("hay")
+    panel.refresh()
+    assert len(entry_rows(panel)) == 4
+    panel.filter_box.value = "alpha"
+    assert len(entry_rows(panel)) == 2
+    entry_row(panel, "x=1")
+    panel.filter_box.value = "NEEDLE"
+    entry_row(panel, "name='needle'")
+    assert len(entry_rows(panel)) == 1
+    panel.filter_box.value = "nothing like it"
+    assert entry_rows(panel) == []
+    assert "No entry matches" in str([getattr(w, "value", "") for w in panel.cache_box.children])
+    panel.filter_box.value = ""
+    assert len(entry_rows(panel)) == 4
+
+
+def test_many_functions_are_paged_too(cache: PickleFileCache) -> None:
+    """Beyond a page of functions a "Show more" row draws the next functions."""
+    for n in range(35):
+        cache.save_entry(f"k{n}", n, _info(f"k{n}", f"mod.func{n}"))
+    shown = CheckpointPanel([cache], record=SessionRecord())
+    try:
+        groups = with_class(shown.widget, "checkpointing-group")
+        assert len(groups) == 30
+        (more,) = more_rows(shown)
+        assert "5 more functions not shown" in more.children[0].value
+        more.children[1].click()
+        assert len(with_class(shown.widget, "checkpointing-group")) == 35
+    finally:
+        shown.close()
+
+
+def _info(key: str, function: str) -> Any:
+    """Return the metadata of one entry of ``function`` saved by hand."""
+    from checkpointing.interfaces import CallRecord, entry_info
+
+    return entry_info(key, CallRecord(function, "", 0.5, {}))
 
 
 def test_refresh_picks_up_entries_written_by_another_process(
