@@ -44,8 +44,10 @@ def test_many_entries_draw_a_bounded_number_of_rows(
     cache = PickleFileCache(tmp_path / "big")
     _fill(cache, 2000, 3)
     shell.user_ns["cache"] = cache
+    shell.user_ns["record"] = SessionRecord()  # only this test's caches
     shown = run_cell(
-        shell, "from ipython_ext.panel import CheckpointPanel\nCheckpointPanel([cache])"
+        shell,
+        "from ipython_ext.panel import CheckpointPanel\nCheckpointPanel([cache], record=record)",
     )
     try:
         ours = [r for r in _with_class(shown.widget, "checkpointing-entry") if "n=" in _text(r)]
