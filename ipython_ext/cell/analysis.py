@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 _LABEL_LIMIT = 40
+_IMPORT_LINE = re.compile(r"(import|from)\s+[\w.]+")
 _DOLLAR_NAME = re.compile(r"\$\$?([A-Za-z_]\w*)")
 _NESTED_RUNNERS = frozenset({"system", "getoutput", "run_line_magic", "run_cell_magic"})
 
@@ -105,8 +106,14 @@ def normalized_cell_code(source: str) -> str:
 
 
 def cell_label(body: str) -> str:
-    """Return the first line of code of ``body`` (no blank or comment line), shortened."""
-    for line in body.splitlines():
+    """Return the first line of ``body`` that does work (not blank, a comment, an import).
+
+    A cell made only of imports is labelled by its first line of code.
+    """
+    lines = body.splitlines()
+    first = _first_working_line(body)
+    candidates = ([lines[first]] if first is not None else []) + lines
+    for line in candidates:
         text = line.strip()
         if text and not text.startswith("#"):
             break
@@ -115,6 +122,27 @@ def cell_label(body: str) -> str:
     if len(text) > _LABEL_LIMIT:
         text = text[: _LABEL_LIMIT - 1].rstrip() + "…"
     return text
+
+
+def _first_working_line(body: str) -> int | None:
+    """Return the index of the line where the first statement other than an import starts."""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError):  # magics and shell escapes: no statement structure
+        return _first_line_not_import(body.splitlines())
+    for statement in tree.body:
+        if not isinstance(statement, ast.Import | ast.ImportFrom):
+            return statement.lineno - 1
+    return None
+
+
+def _first_line_not_import(lines: list[str]) -> int | None:
+    """Return the index of the first code line that does not start an import (by its text)."""
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if text and not text.startswith("#") and not _IMPORT_LINE.match(text):
+            return index
+    return None
 
 
 def parse_cell(source: str) -> ast.Module:

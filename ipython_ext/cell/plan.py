@@ -81,11 +81,27 @@ class Plan:
     analysis: CellAnalysis
     digests: dict[str, str]
     key: str
+    identity: str = ""  # a digest of the code, unless the user named the cell
 
     @property
     def function(self) -> str:
-        """The name events and cache metadata give the cell."""
-        return f"cell:{self.label}"
+        """The name events and cache metadata give the cell (see :func:`cell_function`)."""
+        return cell_function(self.label, self.identity)
+
+
+def cell_function(label: str, identity: str) -> str:
+    """Name a cell for events, listings and "Clear function": its label and code digest.
+
+    Two cells that begin alike have different code, hence different names, so the panel
+    groups and clears them apart; a cell named with ``--name`` (``identity`` empty) is
+    just ``cell:NAME``, kept across edits.
+    """
+    return f"cell:{label} #{identity}" if identity else f"cell:{label}"
+
+
+def code_identity(code: str) -> str:
+    """Return the short digest that tells a cell's normalized code from other cells'."""
+    return digest_of(code)[:6]
 
 
 class Unhashable(Exception):

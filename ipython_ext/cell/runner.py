@@ -74,7 +74,9 @@ from ipython_ext.cell.plan import (
     CellOptions,
     Plan,
     Unhashable,
+    cell_function,
     cell_key,
+    code_identity,
     input_digests,
 )
 from ipython_ext.cell.recording import NOTHING, Recording, last_value, recorded, replay
@@ -164,7 +166,8 @@ class CellCache:
         start = time.perf_counter()
         plan = self._plan(body, label, options, on_error)
         if plan is None:
-            return self._run_uncached(body, f"cell:{label}")
+            identity = "" if options.name else self._identity(body)
+            return self._run_uncached(body, cell_function(label, identity))
         cell = _CellRun(self.shell, plan, options, self.warned)
         value = CallEngine(cell, plan.cache, on_error).call(plan.key, None, options.rerun, start)
         return None if value is NOTHING else value
@@ -201,7 +204,15 @@ class CellCache:
             apply_on_error(on_error, message, exc.cause, _warn)
             return None
         key = cell_key(code, digests, options)
-        return Plan(body, label, cache, source, analysis, digests, key)
+        identity = "" if options.name else code_identity(code)
+        return Plan(body, label, cache, source, analysis, digests, key, identity)
+
+    def _identity(self, body: str) -> str:
+        """Return the code digest of a cell that has no plan (its text's, if it does not parse)."""
+        try:
+            return code_identity(normalized_cell_code(self.shell.transform_cell(body)))
+        except Exception:  # noqa: BLE001 - a cell that does not parse still gets a name
+            return code_identity(body.strip())
 
     def explain(self, body: str, options: CellOptions | None = None) -> Explanation | None:
         """Say whether ``body`` would be replayed and, if not, what changed; run nothing.

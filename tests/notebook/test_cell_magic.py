@@ -245,9 +245,41 @@ def test_default_label_is_the_first_code_line(shell, tmp_path):
     )
     (info,) = entries(tmp_path)
     assert info.function.startswith("cell:value = 'a very long line")
-    assert info.function.endswith("…")
-    assert len(info.function) <= len("cell:") + 40
+    label, _, identity = info.function.rpartition(" #")
+    assert label.endswith("…")
+    assert len(label) <= len("cell:") + 40
+    assert len(identity) == 6
     assert cell_label("  \n# only\n  x = 1  \n") == "x = 1"
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ("import os\nfrom collections import (\n    Counter,\n)\ntotal = 1\n", "total = 1"),
+        ("# setup\nimport math as m\n\nradius = m.pi\n", "radius = m.pi"),
+        ("import os\n", "import os"),  # only imports: the first line
+        ("import os\n!echo hi\nx = 1\n", "!echo hi"),  # IPython syntax: read line by line
+    ],
+)
+def test_the_label_is_the_first_line_that_does_work(body, label):
+    """Imports at the top of a cell do not name it: the first other statement does."""
+    assert cell_label(body) == label
+
+
+def test_cells_that_begin_alike_are_grouped_and_cleared_apart(shell, tmp_path):
+    """Two different cells with the same first line get two names; clearing one keeps the other."""
+    ok(shell, "%%checkpoint\nimport time\nwait = 0\nfirst = 1\n")
+    ok(shell, "%%checkpoint\nimport time\nwait = 0\nsecond = 2\n")
+    ok(
+        shell,
+        "%%checkpoint\nimport time\nwait = 0  # a comment does not change the cell\nfirst = 1\n",
+    )
+    names = sorted(info.function for info in entries(tmp_path))
+    assert len(names) == 2 and len(set(names)) == 2, names
+    assert all(name.startswith("cell:wait = 0 #") for name in names)
+    cache = PickleFileCache(tmp_path / ".checkpointing")
+    assert cache.clear(names[0]) == 1
+    assert [info.function for info in entries(tmp_path)] == [names[1]]
 
 
 def test_manual_input_joins_the_key(shell, tmp_path):
