@@ -94,6 +94,12 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
+def _threshold(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
 def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -115,6 +121,8 @@ _TABLE: dict[str, tuple[Any, Validator]] = {
     "checkpoint.dedup": (True, _flag),
     "checkpoint.dedup_timeout": (600.0, _seconds),
     "checkpoint.lock_ttl": (60.0, _seconds),
+    # Calls (and cells) that ran faster than this are not stored (see checkpointing.engine).
+    "checkpoint.min_run_time": (0.0, _threshold),
     "checkpoint.on_error": ("warn", _on_error),
     "hash.algorithm": ("xxh3_128", _hash_algorithm),
     "hash.pickle_protocol": (5, _pickle_protocol(2)),  # the key pickler needs 2+

@@ -83,6 +83,7 @@ class DecoratorCheckpoint:
         cache: CacheSpec,
         on_error: str | None = None,
         dedup: bool | None = None,
+        min_run_time: float | None = None,
     ) -> None:
         from checkpointing.backend import SaveRetrieveCache, resolve_cache
 
@@ -106,10 +107,18 @@ class DecoratorCheckpoint:
         )
         # Concurrent misses on one key compute once (see checkpointing._dedup).
         self.dedup: bool = defaults["checkpoint.dedup"] if dedup is None else bool(dedup)
+        # Faster calls are not stored; None follows defaults["checkpoint.min_run_time"].
+        self.min_run_time = (
+            None
+            if min_run_time is None
+            else validate("checkpoint.min_run_time", min_run_time, "min_run_time")
+        )
 
     def __call__(self, func: Callable[P, R]) -> CheckpointedFunction[P, R]:
         """Return a caching wrapper of ``func`` with a ``rerun`` method."""
-        checkpointed = _Checkpointed(func, self.identifier, self.store, self.on_error, self.dedup)
+        checkpointed = _Checkpointed(
+            func, self.identifier, self.store, self.on_error, self.dedup, self.min_run_time
+        )
         wrapper: CheckpointedFunction[P, R] = _build_wrapper(checkpointed, self.cache)
         return wrapper
 
@@ -125,6 +134,7 @@ def checkpoint(
     cache_pickle_protocol: int | None = None,
     cache: CacheSpec | None = None,
     dedup: bool | None = None,
+    min_run_time: float | None = None,
 ) -> DecoratorCheckpoint: ...
 
 
@@ -134,6 +144,7 @@ def checkpoint(
     cache_pickle_protocol: int | None = None,
     cache: CacheSpec | None = None,
     dedup: bool | None = None,
+    min_run_time: float | None = None,
 ) -> Any:
     """Cache a function's results; use as ``@checkpoint()`` or bare ``@checkpoint``.
 
@@ -146,6 +157,8 @@ def checkpoint(
     now). ``on_error`` is as for :class:`DecoratorCheckpoint`. ``dedup`` (default
     ``defaults["checkpoint.dedup"]``, on) makes concurrent misses on one key, in threads,
     processes or machines sharing the cache, compute it once while the others wait.
+    ``min_run_time`` (seconds; default ``defaults["checkpoint.min_run_time"]``, 0) leaves
+    calls that ran faster than that uncached: loading them would not save time.
     """
     from checkpointing.backend import resolve_cache
     from checkpointing.identifier import AutoFuncCallIdentifier
@@ -165,7 +178,7 @@ def checkpoint(
         cache = PickleFileCache(directory, cache_pickle_protocol)
     else:
         cache = resolve_cache(None)
-    return DecoratorCheckpoint(AutoFuncCallIdentifier(), cache, on_error, dedup)
+    return DecoratorCheckpoint(AutoFuncCallIdentifier(), cache, on_error, dedup, min_run_time)
 
 
 class _Checkpointed:
@@ -185,6 +198,7 @@ class _Checkpointed:
         cache: CacheBase,
         on_error: str,
         dedup: bool | None = None,
+        min_run_time: float | None = None,
     ) -> None:
         import inspect
 
@@ -213,13 +227,20 @@ class _Checkpointed:
         # the cell is still in linecache), and the first call is not slowed down.
         auto = isinstance(identifier, AutoFuncCallIdentifier)
         self.profile: CodeProfile | None = profile_of(self.func) if auto else None
-        self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error, dedup)
+        self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error, dedup, min_run_time)
 
     def __reduce__(self) -> tuple[Any, ...]:
         from checkpointing._shipping import ShippedProfiles, build_after_profiles
 
         engine = self.engine
-        arguments = (self.func, self.identifier, engine.cache, engine.on_error, engine.dedup)
+        arguments = (
+            self.func,
+            self.identifier,
+            engine.cache,
+            engine.on_error,
+            engine.dedup,
+            engine.min_run_time,
+        )
         # The profiles unpickle first, so the copy's profile_of finds the sender's.
         return (build_after_profiles, (ShippedProfiles(self.func), _Checkpointed, arguments))
 

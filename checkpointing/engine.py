@@ -14,7 +14,10 @@ The rules it enforces, in one place:
 * a failure of the machinery (identify, read, restore, store) never changes what the
   computation does: ``on_error`` decides whether it raises ``CheckpointFailure``, warns
   or passes silently, and the call then runs (or its result is returned) uncached;
-* a stored entry that cannot be read or restored is a miss, never a wrong result.
+* a stored entry that cannot be read or restored is a miss, never a wrong result;
+* a miss that ran faster than the minimum run time (the engine's ``min_run_time``, else
+  ``defaults["checkpoint.min_run_time"]``) is not stored: loading would save nothing.
+  A forced re-run always stores, so it never leaves an older entry in place.
 
 No module-level sentinel crosses the engine's boundary: a hit is returned as a
 one-element tuple, so a wrapper shipped to another process by value (cloudpickle)
@@ -102,14 +105,27 @@ def apply_on_error(
 class CallEngine(Generic[C]):
     """Run calls of one subject through one cache under one ``on_error`` policy."""
 
-    __slots__ = ("cache", "dedup", "on_error", "subject")
+    __slots__ = ("cache", "dedup", "min_run_time", "on_error", "subject")
 
     def __init__(
-        self, subject: Subject[C], cache: CacheBase, on_error: str, dedup: bool | None = None
+        self,
+        subject: Subject[C],
+        cache: CacheBase,
+        on_error: str,
+        dedup: bool | None = None,
+        min_run_time: float | None = None,
     ) -> None:
+        from checkpointing.config import validate
+
         self.subject = subject
         self.cache = cache
         self.on_error = validate_on_error(on_error)
+        # None: the setting, read at each store (so changing it applies to every function).
+        self.min_run_time: float | None = (
+            None
+            if min_run_time is None
+            else float(validate("checkpoint.min_run_time", min_run_time, "min_run_time"))
+        )
         if dedup is None:
             from checkpointing.config import defaults
 
@@ -220,7 +236,7 @@ class CallEngine(Generic[C]):
     ) -> None:
         """Store ``result`` of a run under ``key`` (if any) and publish what happened."""
         kind: EventKind = "rerun" if force else "miss"
-        if key is None:
+        if key is None or (not force and run_time < self.threshold()):
             kind = "uncached"
         else:
             try:
@@ -236,6 +252,14 @@ class CallEngine(Generic[C]):
                 self.fail("store", exc)
                 kind = "uncached"
         self.publish(kind, key, run_time, run_time)
+
+    def threshold(self) -> float:
+        """Return the minimum run time of a result worth storing, in seconds."""
+        if self.min_run_time is not None:
+            return self.min_run_time
+        from checkpointing.config import defaults
+
+        return float(defaults["checkpoint.min_run_time"])
 
     # -- policy and notices ----------------------------------------------------------------
     def fail(self, stage: Stage, exc: BaseException) -> None:

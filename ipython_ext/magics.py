@@ -154,6 +154,12 @@ class CheckpointMagics(Magics):
         help="when caching fails: warn (default), raise or ignore",
     )
     @_argument("-q", "--quiet", action="store_true", help="no 'loaded from cache' note")
+    @_argument(
+        "--min-run-time",
+        metavar="SECONDS",
+        type=float,
+        help="do not store the cell if it ran faster (default: the checkpoint setting)",
+    )
     @_argument("--explain", action="store_true", help="say why it would re-run; run nothing")
     @no_var_expand
     @output_can_be_silenced
@@ -187,6 +193,7 @@ class CheckpointMagics(Magics):
             quiet=args.quiet,
             cache=args.cache or None,
             on_error=args.on_error,
+            min_run_time=args.min_run_time,
         )
         try:
             if args.explain:

@@ -68,6 +68,7 @@ class CellOptions:
     quiet: bool = False
     cache: str | None = None
     on_error: str | None = None
+    min_run_time: float | None = None
 
 
 @dataclass(frozen=True)

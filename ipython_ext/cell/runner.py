@@ -169,7 +169,8 @@ class CellCache:
             identity = "" if options.name else self._identity(body)
             return self._run_uncached(body, cell_function(label, identity))
         cell = _CellRun(self.shell, plan, options, self.warned)
-        value = CallEngine(cell, plan.cache, on_error).call(plan.key, None, options.rerun, start)
+        engine = CallEngine(cell, plan.cache, on_error, min_run_time=options.min_run_time)
+        value = engine.call(plan.key, None, options.rerun, start)
         return None if value is NOTHING else value
 
     def _plan(self, body: str, label: str, options: CellOptions, on_error: str) -> Plan | None:

@@ -746,3 +746,28 @@ def test_last_value_replayed_is_the_cells_own_after_an_in_place_change(shell, tm
     assert first.result == 5
     assert second.result == 5
     assert shell.user_ns["d"] == {"a": 1}
+
+
+# --------------------------------------------------------------------------- minimum run time
+
+
+def test_a_cell_faster_than_min_run_time_is_not_stored(shell, tmp_path):
+    """``--min-run-time`` leaves a quick cell uncached: it runs each time, nothing stored."""
+    for _ in range(2):
+        ok(shell, "%%checkpoint --min-run-time 30\n" + COUNT + "q = 1\n")
+    assert runs(tmp_path) == 2
+    assert entries(tmp_path) == []
+    ok(shell, "%%checkpoint --min-run-time 0\n" + COUNT + "q = 1\n")
+    ok(shell, "%%checkpoint --min-run-time 0\n" + COUNT + "q = 1\n")
+    assert runs(tmp_path) == 3  # stored once it is allowed, then replayed
+
+
+def test_the_min_run_time_setting_applies_to_cells(shell, tmp_path):
+    """``defaults["checkpoint.min_run_time"]`` applies to cells without the option."""
+    from checkpointing import defaults
+
+    defaults["checkpoint.min_run_time"] = 30
+    ok(shell, "%%checkpoint\n" + COUNT + "q = 2\n")
+    ok(shell, "%%checkpoint\n" + COUNT + "q = 2\n")
+    assert runs(tmp_path) == 2
+    assert entries(tmp_path) == []
