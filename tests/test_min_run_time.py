@@ -70,4 +70,4 @@ def test_rerun_stores_however_fast(tmp_path: Path) -> None:
 def test_a_bad_threshold_is_refused_with_its_name(tmp_path: Path, bad: object) -> None:
     """A negative or non-numeric threshold fails at decoration, naming the argument."""
     with pytest.raises((ValueError, TypeError), match="min_run_time"):
-        checkpoint(tmp_path, min_run_time=bad)  # type: ignore[arg-type]
+        checkpoint(tmp_path, min_run_time=bad)  # type: ignore[call-overload]
