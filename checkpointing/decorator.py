@@ -189,7 +189,7 @@ class _Checkpointed:
     process rebuilds its profile there.
     """
 
-    __slots__ = ("binder", "engine", "func", "identifier", "name", "profile")
+    __slots__ = ("__weakref__", "binder", "engine", "func", "identifier", "name", "profile")
 
     def __init__(
         self,
@@ -228,6 +228,9 @@ class _Checkpointed:
         auto = isinstance(identifier, AutoFuncCallIdentifier)
         self.profile: CodeProfile | None = profile_of(self.func) if auto else None
         self.engine: CallEngine[_Call] = CallEngine(self, cache, on_error, dedup, min_run_time)
+        from checkpointing._live import register
+
+        register(self.name, self)  # so listings can tell entries of older code
 
     def __reduce__(self) -> tuple[Any, ...]:
         from checkpointing._shipping import ShippedProfiles, build_after_profiles

@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "explain_call",
     "explain_key",
+    "is_outdated",
     "why_computed",
 ]
 
@@ -269,6 +270,23 @@ def explain_key(
     return Explanation(
         function, summary, False, len(mine), arguments_differ == 0, entry, tuple(changes)
     )
+
+
+def is_outdated(entry: EntryInfo) -> bool:
+    """Tell whether the current code of the entry's function can no longer hit the entry.
+
+    Knowable only for a function decorated in this process whose entry recorded its code
+    digest: ``True`` when the function's code now differs. ``False`` when unknown.
+    """
+    from checkpointing._live import current_code
+
+    now = current_code(entry.function)
+    recorded = _recorded(entry)
+    if now is None or recorded is None:
+        return False
+    component, digest = now
+    stored = recorded[COMPONENTS_KEY].get(component)
+    return stored is not None and stored != digest
 
 
 def why_computed(entries: Iterable[EntryInfo], limit: int = 50) -> dict[Any, str]:

@@ -75,6 +75,7 @@ class EntryList:
         self,
         on_clear: Callable[[Hashable, str], None],
         on_delete: Callable[[Hashable, Any], None],
+        on_clear_outdated: Callable[[Hashable, str], None] | None = None,
         page: int = 20,
         group_page: int = 30,
     ) -> None:
@@ -86,6 +87,7 @@ class EntryList:
         self.query = ""
         self._on_clear = on_clear
         self._on_delete = on_delete
+        self._on_clear_outdated = on_clear_outdated
         self._rows: dict[Hashable, _Row] = {}
         self._listings: list[CacheListing] = []
         self._shown: dict[Hashable, int] = {}  # entries shown per (cache, function)
@@ -102,12 +104,13 @@ class EntryList:
         previous, self._rows = self._rows, {}
         order: list[Any] = []
 
-        def place(key: Hashable, text: str, build: Callable[..., _Row], *args: Any) -> None:
+        def place(key: Hashable, text: str, build: Callable[..., _Row], *args: Any) -> _Row:
             row = previous.pop(key, None) or build(*args)
             if row.text.value != text:
                 row.text.value = text
             self._rows[key] = row
             order.append(row.box)
+            return row
 
         now = time.time()
         query = self.query.strip().lower()
@@ -124,13 +127,17 @@ class EntryList:
             place(("columns", key), row_html(HEADER_CELLS, header=True), self._columns_row)
             group_limit = self._groups_shown.get(key, self.group_page)
             for function, rows in groups[:group_limit]:
-                place(
+                group = place(
                     ("group", key, function),
                     group_html(function, rows),
                     self._group_row,
                     key,
                     function,
                 )
+                # The "Clear outdated" button shows only where there is something to clear.
+                shown = "" if any(r.outdated for r in rows) else "none"
+                if group.parts[1].layout.display != shown:
+                    group.parts[1].layout.display = shown
                 limit = self._shown.get((key, function), self.page)
                 for row in rows[:limit]:
                     context_id = row.info.context_id
@@ -214,9 +221,17 @@ class EntryList:
         return _Row(box, text, [text, spacer, box])
 
     def _group_row(self, key: Hashable, function: str) -> _Row:
-        """Build a function's heading row and its "Clear function" button."""
+        """Build a function's heading row, its "Clear outdated" and "Clear function" buttons."""
         w = _widgets()
         text = w.HTML(layout=_fill())
+        outdated = w.Button(
+            description="Clear outdated",
+            tooltip=f"Delete the entries of {display_name(function)} its current code cannot hit",
+            layout=w.Layout(width=f"{_BUTTON_WIDTH}px", height="26px", display="none"),
+        )
+        if self._on_clear_outdated is not None:
+            on_clear_outdated = self._on_clear_outdated
+            outdated.on_click(lambda _: on_clear_outdated(key, function))
         button = w.Button(
             description="Clear function",
             tooltip=f"Delete every entry of {display_name(function)} in this cache",
@@ -224,13 +239,13 @@ class EntryList:
         )
         button.on_click(lambda _: self._on_clear(key, function))
         box = w.HBox(
-            [text, button],
+            [text, outdated, button],
             layout=w.Layout(
                 align_items="center", border_top=f"1px solid {BORDER}", margin="4px 0 0 0"
             ),
         )
         box.add_class("checkpointing-group")
-        return _Row(box, text, [text, button, box])
+        return _Row(box, text, [text, outdated, button, box])
 
     def _entry_row(self, key: Hashable, context_id: Any) -> _Row:
         """Build one entry's row and its "Delete" button."""

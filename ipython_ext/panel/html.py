@@ -183,10 +183,12 @@ def cache_title_html(listing: CacheListing) -> str:
 def group_html(function: str, rows: list[EntryRow]) -> str:
     """Head a function's entries with its name, their number and total size."""
     size = format_size(sum(r.info.size for r in rows))
+    outdated = sum(r.outdated for r in rows)
+    stale = f' · <span style="color:{_MISS}">{outdated} outdated</span>' if outdated else ""
     text = (
         f'<span style="font-weight:600;{MONO_STYLE}">{html.escape(display_name(function))}'
         f'</span> <span style="color:{MUTED}">{plural(len(rows), "entry", "entries")} · '
-        f"{size}</span>"
+        f"{size}{stale}</span>"
     )
     return f'<div style="display:flex">{elastic_html(text, html.escape(function))}</div>'
 
@@ -196,6 +198,12 @@ def entry_html(row: EntryRow, largest: int, now: float) -> str:
     info = row.info
     arguments = html.escape(info.arguments or "(no arguments)")
     title, text = arguments, arguments
+    if row.outdated:
+        text = (
+            f'<span class="checkpointing-outdated" style="color:{_MISS};font-family:inherit" '
+            'title="stored by an older version of the code: the current code can never hit '
+            f'it; delete it, or Clear outdated">outdated</span> <s>{text}</s>'
+        )
     if row.reason:  # why this entry was computed rather than loaded
         reason = html.escape(row.reason)
         text += f' <span style="color:{MUTED}" title="computed because {reason}">· {reason}</span>'

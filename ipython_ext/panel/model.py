@@ -23,7 +23,7 @@ from checkpointing import events
 from checkpointing.cache.base import EntryInfo
 from checkpointing.cache.store_cache import StoreCache
 from checkpointing.events import CheckpointEvent
-from checkpointing.explain import why_computed
+from checkpointing.explain import is_outdated, why_computed
 from ipython_ext.panel.reading import EntryMemo
 
 __all__ = [
@@ -243,6 +243,7 @@ class EntryRow:
     info: EntryInfo
     last_used: float
     reason: str = ""
+    outdated: bool = False  # the function's current code can no longer hit it
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,11 @@ class CacheListing:
     label: str
     rows: list[EntryRow] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def outdated(self) -> int:
+        """Return how many entries the current code can no longer hit."""
+        return sum(row.outdated for row in self.rows)
 
     @property
     def total_size(self) -> int:
@@ -336,7 +342,7 @@ def list_caches(
                 used = None
             reason = reasons.get(info.context_id, "")
             last = max(info.created, info.last_used, used or 0.0)
-            rows.append(EntryRow(info, last, reason))
+            rows.append(EntryRow(info, last, reason, is_outdated(info)))
         listings.append(CacheListing(cache, label, rows))
     return listings
 

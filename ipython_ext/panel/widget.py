@@ -155,10 +155,23 @@ class CheckpointPanel:
             tooltip="Delete every entry of every cache listed below (asks to confirm)",
             layout=w.Layout(width="auto"),
         )
+        self.clear_outdated_button = w.Button(
+            description="Clear outdated",
+            tooltip="Delete every listed entry that the current code of its function cannot hit",
+            layout=w.Layout(width="auto", display="none"),
+        )
         self.refresh_button.on_click(lambda _: self.refresh())
         self.clear_all_button.on_click(lambda _: self._clear_all_clicked())
+        self.clear_outdated_button.on_click(lambda _: self.clear_outdated())
         header = w.HBox(
-            [self.title, self.summary, self.refresh_button, self.clear_all_button],
+            [
+                self.title,
+                self.summary,
+                self.refresh_button,
+                self.clear_outdated_button,
+                self.clear_all_button,
+                self.clear_outdated_button,
+            ],
             layout=w.Layout(align_items="center"),
         )
         self.session_heading = w.HTML(heading_html("Calls in this session", legend_html()))
@@ -170,6 +183,9 @@ class CheckpointPanel:
         self.entries = EntryList(
             on_clear=lambda key, function: self._in_cache(key, self.clear_function, function),
             on_delete=lambda key, context_id: self._in_cache(key, self.delete_entry, context_id),
+            on_clear_outdated=lambda key, function: self._in_cache(
+                key, self.clear_outdated, function
+            ),
             page=self.max_rows,
         )
         self.cache_box = self.entries.box
@@ -300,6 +316,9 @@ class CheckpointPanel:
         """Draw the listing; "Clear all" is enabled when some cache holds entries."""
         self.entries.draw(self.listings)
         self.clear_all_button.disabled = not any(lst.rows for lst in self.listings)
+        outdated = sum(lst.outdated for lst in self.listings)
+        self.clear_outdated_button.layout.display = "" if outdated else "none"
+        self.clear_outdated_button.description = f"Clear {outdated} outdated"
         self._disarm()
 
     def _in_cache(self, key: Hashable, action: Callable[[object, Any], None], arg: Any) -> None:
@@ -336,6 +355,21 @@ class CheckpointPanel:
     def clear_function(self, cache: object, function: str) -> None:
         """Delete every entry of ``function`` in ``cache`` and redraw."""
         self._act(lambda: plural(_call(cache, "clear", function), "entry", "entries"))
+
+    def clear_outdated(self, cache: object | None = None, function: str | None = None) -> None:
+        """Delete the entries current code cannot hit (of ``function`` in ``cache``, or all)."""
+
+        def clear() -> str:
+            removed = 0
+            for listing in self.listings:
+                if cache is not None and cache_key(listing.cache) != cache_key(cache):
+                    continue
+                for row in listing.rows:
+                    if row.outdated and function in (None, row.info.function):
+                        removed += _call(listing.cache, "delete", row.info.context_id)
+            return plural(removed, "outdated entry", "outdated entries")
+
+        self._act(clear)
 
     def clear_all(self) -> None:
         """Delete every entry of every cache listed and redraw."""

@@ -109,7 +109,7 @@ def entry_row(panel: CheckpointPanel, arguments: str) -> Any:
 def group_button(panel: CheckpointPanel, function: str) -> Any:
     """Return the "Clear function" button of ``function``'s group."""
     for group in with_class(panel.widget, "checkpointing-group"):
-        label, button = group.children
+        label, _, button = group.children  # name, "Clear outdated", "Clear function"
         if f'title="{html.escape(function)}"' in label.value:
             return button
     raise AssertionError(f"no group for {function}")
@@ -754,3 +754,68 @@ def test_display_name_drops_the_notebook_module() -> None:
     assert display_name("pkg.mod.f") == "pkg.mod.f"
     assert display_name("cell:load") == "cell:load"
     assert display_name("") == "(no name recorded)"
+
+
+# --------------------------------------------------------------------------- outdated entries
+
+
+def test_entries_of_older_code_are_marked_and_cleared(
+    panel: CheckpointPanel, cache: PickleFileCache
+) -> None:
+    """After a function is redefined, its older entries are marked outdated and can be cleared."""
+
+    @checkpoint(cache=cache)
+    def model(x: int) -> int:
+        return x
+
+    model(1), model(2)
+    panel.refresh()
+    assert not any(row.outdated for row in panel.listings[0].rows)
+    assert panel.clear_outdated_button.layout.display == "none"
+
+    @checkpoint(cache=cache)  # type: ignore[no-redef]
+    def model(x: int) -> int:
+        return x * 10
+
+    model(1)
+    panel.refresh()
+    assert sorted((r.info.arguments, r.outdated) for r in panel.listings[0].rows) == [
+        ("x=1", False), ("x=1", True), ("x=2", True),
+    ]  # fmt: skip
+    assert "2 outdated" in with_class(panel.widget, "checkpointing-group")[0].children[0].value
+    assert sum("checkpointing-outdated" in r.children[0].value for r in entry_rows(panel)) == 2
+    assert panel.clear_outdated_button.description == "Clear 2 outdated"
+    clear_here = with_class(panel.widget, "checkpointing-group")[0].children[1]
+    assert clear_here.layout.display == ""
+    clear_here.click()
+    assert [(info.arguments) for info in cache.entries()] == ["x=1"]
+    assert model(1) == 10  # the current entry was kept: a hit
+    assert "Deleted 2 outdated entries." in panel.status.value
+    assert panel.clear_outdated_button.layout.display == "none"
+
+
+def test_clear_outdated_for_all_keeps_current_entries(
+    panel: CheckpointPanel, cache: PickleFileCache
+) -> None:
+    """The header's "Clear outdated" deletes outdated entries of every function, no others."""
+
+    @checkpoint(cache=cache)
+    def a() -> int:
+        return 1
+
+    @checkpoint(cache=cache)
+    def b() -> int:
+        return 2
+
+    a(), b()
+
+    @checkpoint(cache=cache)  # type: ignore[no-redef]
+    def a() -> int:
+        return 3
+
+    a()
+    panel.refresh()
+    panel.clear_outdated_button.click()
+    assert sorted(info.function.rsplit(".", 1)[-1] for info in cache.entries()) == ["a", "b"]
+    panel.refresh()
+    assert not any(row.outdated for row in panel.listings[0].rows)
