@@ -92,7 +92,7 @@ def _compare(source: str) -> int:
             if name.startswith(".") or name == "__class__":
                 continue  # compiler-made names
             if name in inlined:
-                continue  # an inlined comprehension's variable (3.12+); 3.11 checks it in its own table
+                continue  # an inlined comprehension's variable (3.12+): 3.11 checks it
             assert _category(scope, name) == _expected(symbol), (name, child.get_name())
             if symbol.is_parameter():
                 assert scope.bound[name] is Kind.PARAMETER, name
