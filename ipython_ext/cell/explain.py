@@ -16,8 +16,8 @@ from typing import Any
 
 from checkpointing.cache.base import EntryInfo
 from checkpointing.explain import CODE_TEXTS_KEY, COMPONENTS_KEY, Explanation, explain_key
-from ipython_ext.cell.analysis import normalized_cell_code
 from ipython_ext.cell.plan import Plan, digest_of
+from ipython_ext.cell.source import normalized_cell_code
 
 __all__ = ["cell_components", "explain_plan"]
 

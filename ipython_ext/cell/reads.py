@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ipython_ext.cell.analysis import parse_cell
+from ipython_ext.cell.source import parse_cell
 
 __all__ = ["HISTORY_TABLES", "CellReads", "cell_reads"]
 

@@ -29,7 +29,6 @@ from types import ModuleType
 from typing import Any
 
 from ipython_ext.cell import ambient
-from ipython_ext.cell.analysis import normalized_cell_code, parse_cell
 from ipython_ext.cell.pickling import DefinitionCall, Refs, Unpickler, dump
 from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
 from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
@@ -40,6 +39,7 @@ from ipython_ext.cell.shared_state import (
     module_chains,
     own_attributes,
 )
+from ipython_ext.cell.source import normalized_cell_code, parse_cell
 from ipython_ext.cell.tracing import DefinitionTrace, candidate, traced
 
 __all__ = [
