@@ -16,7 +16,7 @@ import sys
 import sysconfig
 from types import ModuleType
 
-__all__ = ["is_user_module", "package_version"]
+__all__ = ["is_user_class", "is_user_module", "module_of", "package_version"]
 
 _PYTHON = f"python-{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -127,3 +127,20 @@ def _distribution_version(top: str) -> str:
         except importlib.metadata.PackageNotFoundError:
             continue
     return "unknown"
+
+
+def module_of(cls: type) -> str:
+    """Return the module ``cls`` was defined in (a Cython metatype has no usable one)."""
+    module: object = cls.__module__
+    return module if isinstance(module, str) else "builtins"
+
+
+def is_user_class(cls: type) -> bool:
+    """Tell whether ``cls`` is user code: a Python class defined in a user module.
+
+    A class statement (or ``type(...)``) records its module in the class's own
+    namespace; types of compiled extensions do not (Cython's name fileless modules
+    such as ``_cython_3_3_1``, which would otherwise pass for user code).
+    """
+    module = vars(cls).get("__module__")
+    return isinstance(module, str) and is_user_module(module)

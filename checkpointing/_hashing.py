@@ -3,9 +3,10 @@
 Values are serialised with a :class:`pickle.Pickler` whose ``persistent_id`` hook
 replaces, object by object, whatever plain pickling would get wrong for a cache key. The
 tokens themselves live in :mod:`checkpointing._code_tokens` (code, classes, modules,
-sets, user-defined objects, library objects), :mod:`checkpointing._array_tokens` (numpy)
-and :mod:`checkpointing._frame_tokens` (pandas); :mod:`checkpointing._tokens` is the
-registry that maps types to them, and the public way for users to add their own.
+sets), :mod:`checkpointing._object_tokens` (user-defined objects, library objects),
+:mod:`checkpointing._array_tokens` (numpy) and :mod:`checkpointing._frame_tokens`
+(pandas); :mod:`checkpointing._tokens` is the registry that maps types to them, and the
+public way for users to add their own.
 
 Digests depend on values, never on which objects happen to be shared: the pickler runs
 in pickle's *fast* mode, without its memo, so ``['ab', 'ab']`` and ``'ab ab'.split()``,

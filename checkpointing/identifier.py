@@ -6,10 +6,10 @@ import sys
 from abc import ABC, abstractmethod
 from typing import Any
 
-from checkpointing._code_tokens import subclass_dependencies
 from checkpointing._hashing import hash_values, hasher_factory
 from checkpointing._observed import ObservedNames
 from checkpointing._profile import ambient_inputs, free_values
+from checkpointing._subclasses import subclass_dependencies
 from checkpointing.config import defaults, validate
 from checkpointing.context import FuncCallContext
 from checkpointing.exceptions import IdentificationError
