@@ -33,8 +33,8 @@ import xxhash
 
 from checkpointing._classify import is_user_module, package_version
 from checkpointing._hashing import WRAPPED_ATTRIBUTE, hash_values
-from checkpointing._normalize import simplify
 from checkpointing._profile import UNBOUND, CodeProfile, free_values, lookup_name, profile_of
+from checkpointing._simplify import simplify
 from checkpointing._verify import find_definition
 
 __all__ = ["CODE_TEXTS_KEY", "COMPONENTS_KEY", "call_components"]

@@ -25,7 +25,8 @@ from checkpointing._ambient import AmbientState, digest_states, registry_version
 from checkpointing._classify import is_user_module
 from checkpointing._code_table import CodeTable
 from checkpointing._imports import IMPORTED, code_imports, read_import
-from checkpointing._normalize import FreeName, normalize_function
+from checkpointing._normalize import normalize_function
+from checkpointing._placeholders import FreeName
 from checkpointing._scope import ImportBinding
 from checkpointing._source import find_source
 from checkpointing._verify import find_definition, source_matches_code

@@ -41,9 +41,9 @@ from types import CodeType, FunctionType, ModuleType
 
 from checkpointing._hashing import WRAPPED_ATTRIBUTE
 from checkpointing._imports import module_file_digest, read_imported
-from checkpointing._normalize import all_parameters, simplify
 from checkpointing._observed import ObservedNames, observed_attributes
-from checkpointing._scope import ImportBinding, Kind, Scope, analyse_scopes
+from checkpointing._scope import ImportBinding, Kind, Scope, all_parameters, analyse_scopes
+from checkpointing._simplify import simplify
 from checkpointing._source import SourceFinder, find_source, register_source_finder
 from checkpointing._summary import summarise_arguments
 from checkpointing._verify import find_definition, source_matches_code
