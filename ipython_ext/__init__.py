@@ -111,6 +111,9 @@ def load_ipython_extension(ipython: ShellLike) -> None:
     if id(ipython) in _loaded:
         return  # the entry keeps the shell alive, so its id cannot have been reused
     _loaded[id(ipython)] = _Extension(ipython)
+    from ipython_ext import warning_text
+
+    warning_text.install()  # warnings without "%%checkpoint:1:" or a temp-file path
 
 
 def unload_ipython_extension(ipython: ShellLike) -> None:
@@ -118,3 +121,7 @@ def unload_ipython_extension(ipython: ShellLike) -> None:
     extension = _loaded.pop(id(ipython), None)
     if extension is not None:
         extension.close()
+    if not _loaded:
+        from ipython_ext import warning_text
+
+        warning_text.uninstall()

@@ -430,6 +430,14 @@ def _unpicklable(name: str, payload: dict[str, Any], cause: Exception) -> NotSto
     if not name:
         return NotStorable(f"not cached: what it changed cannot be pickled ({cause}).")
     value = payload["variables"][name]
+    from ipython_ext.cell.advice import lambda_inside
+
+    where = lambda_inside(value, name)
+    if where is not None:  # leaving the whole object out would defeat the cache
+        return NotStorable(
+            f"not cached: {where} is a lambda, which cannot be pickled. Replace it with a "
+            "function defined with def (in this or an earlier cell) to cache the cell."
+        )
     return NotStorable(
         f"not cached: variable {name!r} ({_kind(value)}) cannot be pickled. The cell "
         f"ran normally; to cache it, leave {name!r} out with -x {name} (it is then not "

@@ -54,7 +54,8 @@ class SessionRows:
         w = self._w
         name = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
         bar = w.HTML(layout=w.Layout(flex=f"0 0 {BAR_WIDTH + 8}px"))
-        counts = w.Label(layout=w.Layout(flex="0 0 170px"))
+        # Sized by its text (never cut to "1 uncac"); the name column gives way instead.
+        counts = w.Label(layout=w.Layout(flex="0 0 auto", min_width="170px"))
         saved = w.Label(layout=w.Layout(flex="0 0 120px"))
         counts.add_class("checkpointing-counts")
         saved.add_class("checkpointing-saved")

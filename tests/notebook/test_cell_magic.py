@@ -771,3 +771,39 @@ def test_the_min_run_time_setting_applies_to_cells(shell, tmp_path):
     ok(shell, "%%checkpoint\n" + COUNT + "q = 2\n")
     assert runs(tmp_path) == 2
     assert entries(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- advice
+
+
+ESTIMATOR = "class Est:\n    def __init__(self, f):\n        self.steps = [('scale', f)]\n"
+
+
+def test_an_object_holding_a_lambda_gets_advice_to_name_the_function(shell, tmp_path):
+    """The warning names the lambda inside the object and says to use def, not -x."""
+    ok(shell, ESTIMATOR)
+    with pytest.warns(CheckpointingWarning, match="model.steps") as caught:
+        ok(shell, "%%checkpoint\nmodel = Est(lambda x: x * 2)\n")
+    text = str(caught[0].message)
+    assert "is a lambda" in text
+    assert "def" in text
+    assert "-x" not in text
+    ok(shell, "def double(x):\n    return x * 2\n")
+    for _ in range(2):
+        ok(shell, "%%checkpoint\n" + COUNT + "model = Est(double)\n")
+    assert runs(tmp_path) == 1  # with a named function the cell is cached
+
+
+def test_warnings_are_shown_without_a_file_and_line(shell):
+    """With the extension loaded a checkpointing warning prints as category and message only."""
+    import warnings
+
+    text = warnings.formatwarning(
+        "not cached", CheckpointingWarning, "/tmp/ipykernel_1/2.py", 4, "x = f()"
+    )
+    assert text == "CheckpointingWarning: not cached\n"
+    other = warnings.formatwarning("old", DeprecationWarning, "mod.py", 3, "")
+    assert other.startswith("mod.py:3: DeprecationWarning: old")
+    shell.run_cell("%unload_ext checkpointing")
+    plain = warnings.formatwarning("not cached", CheckpointingWarning, "%%checkpoint", 1, "")
+    assert plain.startswith("%%checkpoint:1: CheckpointingWarning")
