@@ -62,11 +62,14 @@ quick: $(STAMP)
 
 # The core library supports Python 3.11 to 3.13; CI checks the other two versions here.
 # Interpreters: python3.12/python3.13 on PATH, else pyenv's. Missing ones fail the target.
-PROPERTY_TEST_DEPS := "hypothesis>=6.100" "cloudpickle>=3"
+PROPERTY_TEST_DEPS := "hypothesis>=6.100" "cloudpickle>=3" "matplotlib>=3.7"
 # The cache and store contracts run on the shared stores too (Redis, moto's S3 server).
 SHARE_TEST_DEPS := "fsspec>=2024.3" "s3fs>=2024.3" "redis>=5" "moto[server]>=5"
 CORE_TESTS := tests/unit tests/test_e2e_rules.py tests/test_cache_contract.py \
-	tests/test_pickle_file_cache.py tests/test_bad_input.py tests/test_seed_examples.py
+	tests/test_pickle_file_cache.py tests/test_bad_input.py tests/test_seed_examples.py \
+	tests/test_e2e_scope.py tests/test_e2e_modules.py tests/test_e2e_values.py \
+	tests/test_e2e_shipping.py tests/test_e2e_wrapped.py tests/test_store_contract.py \
+	tests/test_trust.py
 test-pythons:
 	@set -e; for v in 3.12 3.13; do \
 		py=$$(command -v python$$v 2>/dev/null && python$$v -V >/dev/null 2>&1 && echo python$$v \
