@@ -1,102 +1,33 @@
 """The click commands: tables and progress bars by rich, ``--json`` for scripts.
 
-Progress bars and spinners go to standard error and only when it is a terminal, so
-piped output and ``--json`` stay clean.
+Each command reads or changes the cache through the public cache API; what they all
+share (the cache opened on first use, failures turned into exit codes, the consoles,
+progress bars and JSON output) is in :mod:`checkpointing.cli._shared`. Progress bars and
+spinners go to standard error and only when it is a terminal, so piped output and
+``--json`` stay clean.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from checkpointing.cache.base import EntryInfo
 from checkpointing.cli import _humans as human
 from checkpointing.cli._entries import SORT_KEYS, matches, saved, select, sort_entries, stats
-from checkpointing.cli._open import EXIT_FOUND_PROBLEMS, BadCache, Unreachable, open_cache
+from checkpointing.cli._open import EXIT_FOUND_PROBLEMS, BadCache
+from checkpointing.cli._shared import State, emit_json, entry_json, out, progress_bar
 from checkpointing.explain import compare
 from checkpointing.limits import CacheLimits, evict, last_use
 
 __all__ = ["cli"]
 
 DEFAULT_CACHE = ".checkpointing"
-
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
-
-
-class _State:
-    """What the group's options give every command."""
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-        self._cache: Any = None
-
-    @property
-    def cache(self) -> Any:
-        """Open the cache on first use, so ``--help`` never touches it."""
-        if self._cache is None:
-            self._cache = open_cache(self.spec)
-        return self._cache
-
-    @contextlib.contextmanager
-    def reaching(self) -> Iterator[None]:
-        """Turn failures of the cache (network, permissions) into a clear error, exit code 3."""
-        try:
-            yield
-        except click.ClickException:
-            raise
-        except NotImplementedError as exc:
-            raise BadCache(f"cache {self.spec!r} does not support this: {exc}") from exc
-        except Exception as exc:
-            raise Unreachable(f"cannot use cache {self.spec!r}: {exc}") from exc
-
-    def entries(self, what: str = "Reading the cache") -> list[EntryInfo]:
-        """List every entry, with a spinner on long scans."""
-        with self.reaching():
-            cache = self.cache
-            with err.status(f"{what}...") if err.is_terminal else contextlib.nullcontext():
-                return list(cache.entries())
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2))
-
-
-def _entry_json(entry: EntryInfo) -> dict[str, Any]:
-    return {
-        "function": entry.function,
-        "arguments": entry.arguments,
-        "context_id": entry.context_id
-        if isinstance(entry.context_id, str)
-        else repr(entry.context_id),
-        "size": entry.size,
-        "created": human.iso(entry.created),
-        "last_used": human.iso(entry.last_used),
-        "hits": entry.hits,
-        "run_time": entry.run_time,
-        "saved": saved(entry),
-    }
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -117,7 +48,7 @@ def cli(ctx: click.Context, spec: str) -> None:
     Exit codes: 0 success, 1 problems found (verify) or declined, 2 bad input
     (including a path that is not a cache), 3 the cache cannot be reached.
     """
-    ctx.obj = _State(spec)
+    ctx.obj = State(spec)
 
 
 _function_option = click.option(
@@ -145,7 +76,7 @@ _function_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def list_entries(
-    state: _State,
+    state: State,
     functions: Sequence[str],
     sort_key: str,
     reverse: bool,
@@ -156,7 +87,7 @@ def list_entries(
     chosen = sort_entries(select(state.entries(), functions), sort_key, reverse)
     shown = chosen[:limit] if limit else chosen
     if as_json:
-        _emit_json([_entry_json(e) for e in shown])
+        emit_json([entry_json(e) for e in shown])
         return
     if not shown:
         click.echo("no entries" + (" of " + ", ".join(functions) if functions else ""))
@@ -187,11 +118,11 @@ def list_entries(
 @_function_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
-def show_stats(state: _State, functions: Sequence[str], as_json: bool) -> None:
+def show_stats(state: State, functions: Sequence[str], as_json: bool) -> None:
     """Totals per function: entries, size, hits and run time saved."""
     rows = stats(select(state.entries(), functions))
     if as_json:
-        _emit_json(
+        emit_json(
             [
                 {
                     "function": r.function,
@@ -228,10 +159,10 @@ def show_stats(state: _State, functions: Sequence[str], as_json: bool) -> None:
     out.print(table)
 
 
-def _delete(state: _State, doomed: Sequence[EntryInfo], what: str) -> tuple[int, int]:
+def _delete(state: State, doomed: Sequence[EntryInfo], what: str) -> tuple[int, int]:
     """Delete entries with a progress bar; return (removed, bytes freed)."""
     removed = freed = 0
-    with state.reaching(), _progress() as progress:
+    with state.reaching(), progress_bar() as progress:
         task = progress.add_task(what, total=len(doomed))
         for entry in doomed:
             if state.cache.delete(entry.context_id):
@@ -253,7 +184,7 @@ def _delete(state: _State, doomed: Sequence[EntryInfo], what: str) -> tuple[int,
 @click.option("--dry-run", is_flag=True, help="Say what would be removed, remove nothing.")
 @click.pass_obj
 def clear(
-    state: _State, functions: Sequence[str], older_than: float | None, yes: bool, dry_run: bool
+    state: State, functions: Sequence[str], older_than: float | None, yes: bool, dry_run: bool
 ) -> None:
     """Remove entries: all of them, or those of FUNCTION..., or older than --older-than."""
     doomed = select(state.entries(), functions, older_than)
@@ -298,7 +229,7 @@ def clear(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
 def prune(
-    state: _State,
+    state: State,
     max_size: int | None,
     max_age: float | None,
     keep_expensive: bool,
@@ -318,13 +249,13 @@ def prune(
         removed, remaining = len(doomed), len(entries) - len(doomed)
         remaining_size = sum(e.size for e in entries) - freed
     else:
-        with state.reaching(), _progress() as progress:
+        with state.reaching(), progress_bar() as progress:
             task = progress.add_task("Pruning", total=None)
             result = evict(state.cache, limits, entries, lambda _: progress.advance(task))
         removed, freed = result.removed, result.freed
         remaining, remaining_size = result.remaining, result.remaining_size
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "removed": removed,
                 "freed": freed,
@@ -346,13 +277,13 @@ def prune(
 @click.option("--fix", is_flag=True, help="Remove the corrupt entries found.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
-def verify(state: _State, functions: Sequence[str], fix: bool, as_json: bool) -> None:
+def verify(state: State, functions: Sequence[str], fix: bool, as_json: bool) -> None:
     """Read every entry completely and report corrupt ones (exit code 1 if any remain)."""
     from checkpointing.cli._check import damaged_unlisted, remove_unlisted
 
     entries = select(state.entries(), functions)
     corrupt: list[tuple[str, str, Any]] = []
-    with state.reaching(), _progress() as progress:
+    with state.reaching(), progress_bar() as progress:
         task = progress.add_task("Verifying", total=len(entries))
         for entry in entries:
             problem = state.cache.check_entry(entry.context_id)
@@ -369,7 +300,7 @@ def verify(state: _State, functions: Sequence[str], fix: bool, as_json: bool) ->
                     removed += bool(state.cache.delete(context_id))
             removed += remove_unlisted(state.cache)
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "checked": len(entries),
                 "corrupt": [{"function": f, "problem": p} for f, p, _ in corrupt],
@@ -389,7 +320,7 @@ def verify(state: _State, functions: Sequence[str], fix: bool, as_json: bool) ->
 @click.argument("function")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_obj
-def explain(state: _State, function: str, as_json: bool) -> None:
+def explain(state: State, function: str, as_json: bool) -> None:
     """Show why FUNCTION has several entries: how each differs from the most recent one.
 
     To ask why one call re-runs, use f.explain(...) in Python (or %checkpoint_explain).
@@ -404,7 +335,7 @@ def explain(state: _State, function: str, as_json: bool) -> None:
         changes = compare(latest.extra, entry.extra) if entry is not latest else []
         rows.append((entry, [c.describe().replace("changed", "differs") for c in changes]))
     if as_json:
-        _emit_json([{**_entry_json(e), "differs_from_latest": describe} for e, describe in rows])
+        emit_json([{**entry_json(e), "differs_from_latest": describe} for e, describe in rows])
         return
     click.echo(f"{len(entries)} entries of {', '.join(sorted({e.function for e in entries}))}")
     now = time.time()
