@@ -24,18 +24,20 @@ Rules that keep keys honest and hits cheap:
   library's own ``seed`` function (it sets the state itself), so
   ``np.random.seed(0); np.random.rand()`` inside a function still hits in a new process.
 
-Users register more states with :func:`register_ambient_state`.
+How the built-in states are read and set is in :mod:`checkpointing._library_states`;
+users register more states with :func:`register_ambient_state`.
 """
 
 from __future__ import annotations
 
-import array
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from checkpointing import _library_states as builtin
 
 __all__ = [
     "AmbientState",
@@ -254,150 +256,49 @@ def _private_copy(value: dict[Any, Any]) -> dict[Any, Any]:
     }
 
 
-# --- the built-in states ----------------------------------------------------------
-
-
-def _numpy_random_read(numpy: ModuleType) -> object:
-    return numpy.random.get_state()
-
-
-def _numpy_random_write(numpy: ModuleType, value: Any) -> None:
-    numpy.random.set_state(value)
-
-
-def _numpy_legacy_generator() -> object:
-    numpy = sys.modules.get("numpy")
-    mtrand = sys.modules.get("numpy.random.mtrand")
-    if numpy is None or mtrand is None:
-        return None
-    return getattr(mtrand, "_rand", None)
-
-
-def _numpy_random_uses(obj: object) -> bool:
-    legacy = _numpy_legacy_generator()
-    # Functions bound to the global generator only: the module itself is reached by every
-    # ``import numpy.random`` and by seeded uses (``np.random.default_rng(0)``).
-    return legacy is not None and getattr(obj, "__self__", None) is legacy
-
-
-def _numpy_random_sets(obj: object) -> bool:
-    legacy = _numpy_legacy_generator()
-    if legacy is None:
-        return False
-    # numpy 2's np.random.seed is a module function; numpy 1's a bound method of _rand.
-    mtrand = sys.modules["numpy.random.mtrand"]
-    return obj is getattr(mtrand, "seed", None) or obj == getattr(legacy, "seed", None)
-
-
-def _numpy_random_compact(value: Any) -> object:
-    # ('MT19937', key array, pos, has_gauss, gauss): the array as bytes, hashed at once.
-    return (value[0], value[1].tobytes(), *value[2:])
-
-
-def _random_compact(value: Any) -> object:
-    # (version, 625 ints, gauss): the ints as one bytes object, not 625 pickled ints.
-    return (value[0], array.array("Q", value[1]).tobytes(), value[2])
-
-
-def _random_read(random: ModuleType) -> object:
-    return random.getstate()
-
-
-def _random_write(random: ModuleType, value: Any) -> None:
-    random.setstate(value)
-
-
-def _random_uses(obj: object) -> bool:
-    random = sys.modules.get("random")
-    if random is None:
-        return False
-    return getattr(obj, "__self__", None) is getattr(random, "_inst", None)
-
-
-def _random_sets(obj: object) -> bool:
-    random = sys.modules.get("random")
-    return random is not None and obj == getattr(random, "seed", None)
-
-
-# rcParams keys that name where figures go, not how they look; setting "backend" back
-# would switch backends.
-_RC_SKIPPED = frozenset({"backend", "backend_fallback", "interactive"})
-
-
-def _matplotlib_read(matplotlib: ModuleType) -> object:
-    # dict's own items: RcParams.__getitem__ resolves the backend and validates.
-    return {k: v for k, v in dict.items(matplotlib.rcParams) if k not in _RC_SKIPPED}
-
-
-def _matplotlib_write(matplotlib: ModuleType, value: Any) -> None:
-    params = matplotlib.rcParams
-    changed = {k: v for k, v in value.items() if dict.get(params, k) != v}
-    if changed:
-        params.update(changed)
-
-
-def _pandas_read(pandas: ModuleType) -> object:
-    from pandas._config import config  # already imported with pandas
-
-    flat: dict[str, object] = {}
-    deprecated = getattr(config, "_deprecated_options", {})
-
-    def walk(prefix: str, node: dict[str, Any]) -> None:
-        for key, item in node.items():
-            path = f"{prefix}{key}"
-            if type(item) is dict:
-                walk(path + ".", item)
-            elif path not in deprecated:
-                flat[path] = item
-
-    walk("", vars(config)["_global_config"])
-    return flat
-
-
-def _pandas_write(pandas: ModuleType, value: Any) -> None:
-    current = _pandas_read(pandas)
-    assert isinstance(current, dict)
-    for key, item in value.items():
-        if key in current and current[key] != item:
-            pandas.set_option(key, item)
-
-
 def _install_builtin_states() -> None:
-    """Register the states this library knows about (done at import, imports nothing)."""
+    """Register the states this library knows about (done at import, imports nothing).
+
+    How each is read and set is in :mod:`checkpointing._library_states`.
+    """
     _add(
         AmbientState(
             "numpy.random",
             "numpy",
-            _numpy_random_read,
-            _numpy_random_write,
-            _numpy_random_uses,
-            _numpy_random_sets,
-            _numpy_random_compact,
+            builtin.numpy_random_read,
+            builtin.numpy_random_write,
+            builtin.numpy_random_uses,
+            builtin.numpy_random_sets,
+            builtin.numpy_random_compact,
         )
     )
     _add(
         AmbientState(
             "random",
             "random",
-            _random_read,
-            _random_write,
-            _random_uses,
-            _random_sets,
-            _random_compact,
+            builtin.random_read,
+            builtin.random_write,
+            builtin.random_uses,
+            builtin.random_sets,
+            builtin.random_compact,
         )
     )
     _add(
         AmbientState(
             "matplotlib.rcParams",
             "matplotlib",
-            _matplotlib_read,
-            _matplotlib_write,
+            builtin.matplotlib_read,
+            builtin.matplotlib_write,
             _from_modules(("matplotlib", "seaborn")),
         )
     )
     _add(
         AmbientState(
-            "pandas.options", "pandas", _pandas_read, _pandas_write, _from_modules(("pandas",))
+            "pandas.options",
+            "pandas",
+            builtin.pandas_read,
+            builtin.pandas_write,
+            _from_modules(("pandas",)),
         )
     )
 
