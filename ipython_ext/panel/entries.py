@@ -209,7 +209,8 @@ class EntryList:
         close_widget(self.box)
 
     def _text_row(self) -> _Row:
-        text = _widgets().HTML()
+        w = _widgets()
+        text = w.HTML(layout=w.Layout(flex="0 0 auto"))
         return _Row(text, text, [text])
 
     def _columns_row(self) -> _Row:
@@ -241,7 +242,10 @@ class EntryList:
         box = w.HBox(
             [text, outdated, button],
             layout=w.Layout(
-                align_items="center", border_top=f"1px solid {BORDER}", margin="4px 0 0 0"
+                align_items="center",
+                border_top=f"1px solid {BORDER}",
+                margin="4px 0 0 0",
+                flex="0 0 auto",
             ),
         )
         box.add_class("checkpointing-group")
@@ -269,7 +273,8 @@ def _fill() -> Any:
 
 def _indent() -> Any:
     """Lay out an entry row (or its header) indented under its function."""
-    return _widgets().Layout(align_items="center", padding="0 0 0 16px")
+    # flex 0 0 auto: in the scrolling column, rows keep their height instead of shrinking.
+    return _widgets().Layout(align_items="center", padding="0 0 0 16px", flex="0 0 auto")
 
 
 def _matching(function: str, rows: list[EntryRow], query: str) -> list[EntryRow]:

@@ -170,7 +170,6 @@ class CheckpointPanel:
                 self.refresh_button,
                 self.clear_outdated_button,
                 self.clear_all_button,
-                self.clear_outdated_button,
             ],
             layout=w.Layout(align_items="center"),
         )
@@ -219,6 +218,7 @@ class CheckpointPanel:
             self.summary,
             self.refresh_button,
             self.clear_all_button,
+            self.clear_outdated_button,
             header,
             self.session_heading,
             self.session_empty,

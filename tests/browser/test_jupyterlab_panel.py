@@ -287,3 +287,82 @@ def test_panel_counts_calls_and_clears_an_entry(chromium: Path, lab: Lab, tmp_pa
             raise
         finally:
             browser.close()
+
+
+BIG_CELLS = [
+    "%load_ext checkpointing",
+    (
+        "from checkpointing import checkpoint\n"
+        "\n"
+        "@checkpoint()\n"
+        "def small(x):\n"
+        "    return x\n"
+        "\n"
+        "@checkpoint()\n"
+        "def model(x):\n"
+        "    return [x]\n"
+        "\n"
+        "[small(i) for i in range(60)], model(1), model(2)"
+    ),
+    "@checkpoint()\ndef model(x):\n    return [x * 10]\n\nmodel(1)",
+    "from ipython_ext.panel import show_panel; show_panel()",
+]
+
+
+def test_panel_scrolls_filters_and_marks_outdated_entries(
+    chromium: Path, lab: Lab, tmp_path: Path
+) -> None:
+    """Many entries stay in a scroll area with Show more; the filter narrows; old code is marked."""
+    from playwright.sync_api import expect, sync_playwright
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in BIG_CELLS],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    )
+    nbformat.write(notebook, lab.root / "big.ipynb")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            page.goto(f"{lab.url}/lab/tree/big.ipynb?token={lab.token}")
+            wait_for_kernel(page)
+            for index in range(len(BIG_CELLS)):
+                run_cell(page, index)
+            panel = page.locator(".checkpointing-panel")
+            expect(panel).to_be_visible(timeout=UI_TIMEOUT)
+            entries = panel.locator(".checkpointing-entry")
+            expect(entries).to_have_count(23, timeout=UI_TIMEOUT)  # 20 of small, 3 of model
+            expect(panel.locator(".checkpointing-more")).to_contain_text("40 more entries")
+            expect(panel.locator(".checkpointing-outdated")).to_have_count(2)
+            expect(panel.get_by_role("button", name="Clear 2 outdated")).to_have_count(1)
+
+            area = panel.locator(".checkpointing-entries")
+            box = area.bounding_box()
+            assert box is not None
+            assert box["height"] <= 430  # its own scroll area, not the page's
+            sizes = area.evaluate("e => [e.scrollHeight, e.clientHeight]")
+            assert sizes[0] > sizes[1], sizes
+            shot = tmp_path / "panel-many-entries.png"
+            panel.screenshot(path=str(shot))
+            save_artifact(shot)
+
+            panel.locator(".checkpointing-more .widget-button").click()
+            expect(entries).to_have_count(63, timeout=UI_TIMEOUT)
+
+            search = panel.locator(".checkpointing-filter input")
+            search.fill("x=59")
+            search.press("Enter")
+            expect(entries).to_have_count(1, timeout=UI_TIMEOUT)
+            expect(entries.first).to_contain_text("x=59")
+            shot = tmp_path / "panel-filtered.png"
+            panel.screenshot(path=str(shot))
+            save_artifact(shot)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(tmp_path / "failure-big.png"), full_page=True)
+                save_artifact(tmp_path / "failure-big.png")
+            raise
+        finally:
+            browser.close()
