@@ -1,8 +1,8 @@
 """``%%checkpoint``: a cell as a cached call.
 
 One module per part: ``analysis`` reads the cell, ``plan`` computes its key, ``recording``
-records and replays what it shows, ``storage`` stores and restores what it binds, and
-``runner`` puts them together.
+records and replays what it shows, ``storing`` stores what it binds (the record and its
+errors in ``stored``), ``restoring`` puts it back, and ``runner`` puts them together.
 """
 
 from ipython_ext.cell.runner import (

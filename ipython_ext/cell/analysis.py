@@ -7,8 +7,7 @@ one walk over the cell in execution order, in two layers: this module visits the
 statements and follows control flow (which names are *surely* bound at each point),
 and :mod:`ipython_ext.cell.expressions` keeps the record of names and visits
 expressions and nested scopes. The cell's normalized code (part of its key) and its
-label live in :mod:`ipython_ext.cell.source`; those two are re-exported here for the
-runner, which reads the cell through this module.
+label live in :mod:`ipython_ext.cell.source`.
 """
 
 from __future__ import annotations
@@ -19,14 +18,12 @@ from dataclasses import dataclass
 
 from checkpointing.hooks import all_parameters
 from ipython_ext.cell.expressions import ExpressionWalker
-from ipython_ext.cell.source import cell_label, normalized_cell_code, parse_cell
+from ipython_ext.cell.source import parse_cell
 
 __all__ = [
     "CellAnalysis",
     "Definition",
     "analyse_cell",
-    "cell_label",
-    "normalized_cell_code",
 ]
 
 

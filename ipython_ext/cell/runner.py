@@ -59,13 +59,7 @@ from checkpointing.engine import CallEngine, Stage, apply_on_error
 from checkpointing.events import CheckpointEvent, has_listeners, publish
 from checkpointing.exceptions import CheckpointingWarning, CheckpointNotExist, StorageError
 from checkpointing.hooks import summarise_arguments
-from ipython_ext.cell.analysis import (
-    CellAnalysis,
-    Definition,
-    analyse_cell,
-    cell_label,
-    normalized_cell_code,
-)
+from ipython_ext.cell.analysis import CellAnalysis, Definition, analyse_cell
 from ipython_ext.cell.caches import CellCaches
 from ipython_ext.cell.errors import CellFailed, CellUsageError
 from ipython_ext.cell.explain import cell_components, explain_plan
@@ -80,15 +74,10 @@ from ipython_ext.cell.plan import (
     input_digests,
 )
 from ipython_ext.cell.recording import NOTHING, Recording, last_value, recorded, replay
-from ipython_ext.cell.storage import (
-    NotStorable,
-    StoredCell,
-    Watch,
-    build_entry,
-    by_reference,
-    restore,
-    watching,
-)
+from ipython_ext.cell.restoring import restore
+from ipython_ext.cell.source import cell_label, normalized_cell_code
+from ipython_ext.cell.stored import NotStorable, StoredCell
+from ipython_ext.cell.storing import Watch, build_entry, by_reference, watching
 
 if TYPE_CHECKING:
     from checkpointing.explain import Explanation

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ipython_ext.cell.analysis import analyse_cell, normalized_cell_code
+from ipython_ext.cell.analysis import analyse_cell
+from ipython_ext.cell.source import normalized_cell_code
 
 # --------------------------------------------------------------------------- analysis
 

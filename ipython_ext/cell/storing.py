@@ -1,25 +1,23 @@
-"""Store what a cell run left behind, and put it back on a hit as a run would leave it.
+"""Store what a ``%%checkpoint`` cell run left behind, or say why it cannot be stored.
 
 A miss is watched (:func:`watching`): before it runs, the objects reachable from the
 namespace are noted with a path each (:mod:`ipython_ext.cell.references`) and the library
 states are read (:mod:`ipython_ext.cell.ambient`); while it runs, its definition statements
-are traced (:mod:`ipython_ext.cell.tracing`). The record (:class:`StoredCell`) then holds
-the replayable output and one pickle (:mod:`ipython_ext.cell.pickling`) of the definition
-statements to run again, the output variables, attributes set on modules, classes and
-functions (:mod:`ipython_ext.cell.shared_state`) and the library states that changed.
+are traced (:mod:`ipython_ext.cell.tracing`). The record (:class:`StoredCell`, in
+:mod:`ipython_ext.cell.stored`) then holds the replayable output and one pickle
+(:mod:`ipython_ext.cell.pickling`) of the definition statements to run again, the output
+variables, attributes set on modules, classes and functions
+(:mod:`ipython_ext.cell.shared_state`) and the library states that changed.
 
-A hit imports the modules the cell imported (``import urllib.request`` binds ``urllib``
-with its submodule loaded), runs the definition statements again in cell order, puts the
-variables back (objects that existed before keep their identity and get their new
-contents written in place), sets the attributes and library states again, and deletes
-what the run deleted.
+A run that would replay wrongly (a live widget, a function defined inside a block, a
+value or setting that cannot be pickled) raises :class:`NotStorable` naming the cause and
+what to do. Putting the record back on a hit is :mod:`ipython_ext.cell.restoring`.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import importlib
 import inspect
 import re
 import sys
@@ -29,79 +27,25 @@ from types import ModuleType
 from typing import Any
 
 from ipython_ext.cell import ambient
-from ipython_ext.cell.pickling import DefinitionCall, Refs, Unpickler, dump
+from ipython_ext.cell.pickling import DefinitionCall, Refs, dump
 from ipython_ext.cell.plan import ABSENT, CellOptions, Plan, digest_of, is_ipython_name
-from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Event, Recording
-from ipython_ext.cell.references import Existing, Path, resettable, resolve, write_state
-from ipython_ext.cell.shared_state import (
-    apply_chains,
-    assigned_chains,
-    module_chains,
-    own_attributes,
-)
-from ipython_ext.cell.source import normalized_cell_code, parse_cell
+from ipython_ext.cell.recording import NOTHING, WIDGET_VIEW, Recording
+from ipython_ext.cell.references import Existing, resettable
+from ipython_ext.cell.shared_state import assigned_chains, module_chains, own_attributes
+from ipython_ext.cell.source import parse_cell
+from ipython_ext.cell.stored import CONTAINERS, NotStorable, StoredCell, statement_text
 from ipython_ext.cell.tracing import DefinitionTrace, candidate, traced
 
 __all__ = [
-    "NotStorable",
-    "RestoreError",
-    "StoredCell",
     "Watch",
     "build_entry",
     "by_reference",
-    "restore",
     "watching",
 ]
 
 # Names IPython binds itself: never outputs (``_``, ``_5``, ``_i5``, ``_ii``, ``In``...).
 _IPYTHON_NAME = re.compile(r"_+|_\d+|_i+\d*|_(?:ih|oh|dh|exit_code)|In|Out|get_ipython|exit|quit")
-_CONTAINERS = {list: list, dict: dict, set: set}
 _LAST = "<last value>"  # not a Python name, so it never clashes with a variable
-
-
-@dataclass(frozen=True)
-class StoredCell:
-    """What one successful run left behind, stored under the cell's key.
-
-    ``variables`` is the pickle (with ``buffers`` out of band) described in the module
-    doc; ``references`` are the paths of objects that existed before the run, which it
-    refers to; ``imports`` the modules the cell's import statements imported;
-    ``rebind`` output names whose old object other names pointed to (see
-    :mod:`ipython_ext.cell.references`). ``last_display`` replaces the last value when it
-    could not be pickled; ``left_out`` says what the replay shows only as a snapshot.
-    ``containers`` are variables that are plain lists, dicts or sets: a hit binds each to
-    an empty one while the definitions run again, so decorators that fill a registry
-    find it (the stored value replaces it after).
-    """
-
-    events: tuple[Event, ...]
-    variables: bytes
-    buffers: tuple[Any, ...]
-    names: tuple[str, ...]
-    deleted: tuple[str, ...]
-    last_display: tuple[dict[str, Any], dict[str, Any]] | None
-    references: tuple[Path, ...] = ()
-    imports: tuple[str, ...] = ()
-    rebind: tuple[str, ...] = ()
-    left_out: tuple[str, ...] = ()
-    containers: tuple[tuple[str, str], ...] = ()
-    statements: tuple[tuple[int, str], ...] = ()  # (index, text) of each definition re-run
-
-
-class NotStorable(Exception):
-    """The run's results cannot be stored faithfully; the message says why and what to do.
-
-    With ``once`` the warning is shown once per cell and session (it would say the same
-    thing on every run).
-    """
-
-    def __init__(self, message: str, once: bool = False) -> None:
-        super().__init__(message)
-        self.once = once
-
-
-class RestoreError(Exception):
-    """A stored entry could not be put back; the cell runs instead."""
 
 
 @dataclass
@@ -207,9 +151,11 @@ def build_entry(
         imports=_imported(tree),
         rebind=tuple(sorted(refs.rebind)),
         left_out=left_out,
-        statements=tuple((step.index, _text(tree.body[step.index])) for step in trace.steps),
+        statements=tuple(
+            (step.index, statement_text(tree.body[step.index])) for step in trace.steps
+        ),
         containers=tuple(
-            (name, type(ns[name]).__name__) for name in names if type(ns[name]) in _CONTAINERS
+            (name, type(ns[name]).__name__) for name in names if type(ns[name]) in CONTAINERS
         ),
     )
 
@@ -321,74 +267,8 @@ def _imported(tree: ast.Module) -> tuple[str, ...]:
     return tuple(found)
 
 
-def restore(shell: Any, entry: StoredCell, plan: Plan) -> tuple[Any, list[str]]:
-    """Put back what the run left; return the last value and the states not restored."""
-    ns = shell.user_ns
-    tree = parse_cell(plan.source)
-    # Register the cell text as IPython does, so tracebacks and inspect find it.
-    filename = shell.compile.cache(plan.source, shell.execution_count, raw_code=plan.body)
-
-    def run_definition(index: int, reads: dict[str, Any]) -> dict[str, Any]:
-        statement = tree.body[index]
-        module = ast.Module(body=[statement], type_ignores=[])
-        code = compile(module, filename, "exec", shell.compile.flags, dont_inherit=True)
-        ns.update(reads)  # what the statement saw when it ran
-        exec(code, shell.user_global_ns, ns)
-        return {name: ns[name] for name in _bound(statement) if name in ns}
-
-    makers = {kind.__name__: kind for kind in _CONTAINERS}
-    for index, text in entry.statements:
-        # The key ignores some edits (a docstring): never run a statement that moved.
-        if index >= len(tree.body) or _text(tree.body[index]) != text:
-            raise RestoreError("the cell's statements moved since it was stored")
-    try:
-        for module in entry.imports:
-            importlib.import_module(module)
-        for name, kind in entry.containers:
-            if name not in ns:
-                ns[name] = makers[kind]()
-        existing = [resolve(ns, path) for path in entry.references]
-        old = {name: ns[name] for name in entry.rebind if name in ns}
-        unpickler = Unpickler(entry.variables, entry.buffers, run_definition, existing)
-        payload = unpickler.load()
-    except Exception as exc:
-        raise RestoreError(f"{type(exc).__name__}: {exc}") from exc
-    try:
-        for target, state in unpickler.writes:
-            write_state(target, state)
-        ns.update(payload["variables"])
-        for target, attribute, item in payload["attributes"]:
-            setattr(target, attribute, item)
-        apply_chains(payload["chains"])
-    except Exception as exc:
-        raise RestoreError(f"{type(exc).__name__}: {exc}") from exc
-    not_restored = ambient.write_changes(payload["ambient"])
-    for name, previous in old.items():
-        # Other names pointed to the object the run changed: point them to its new value.
-        for other, item in list(ns.items()):
-            if item is previous and other != name:
-                ns[other] = ns[name]
-    for name in entry.deleted:
-        ns.pop(name, None)
-    return payload.get("last"), not_restored
-
-
-def _text(statement: ast.stmt) -> str:
-    """Return the statement as the key sees it (normalized), to check it did not move."""
-    return normalized_cell_code(ast.unparse(statement))
-
-
-def _bound(statement: ast.stmt) -> list[str]:
-    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return [statement.name]
-    if isinstance(statement, ast.Assign):
-        return [t.id for t in statement.targets if isinstance(t, ast.Name)]
-    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-        return [statement.target.id]
-    return []
-
-
 def _storable(value: Any, refs: Refs) -> bool:
+    """Tell whether ``value`` alone can be pickled as the entry would pickle it."""
     try:
         dump(value, Refs(refs.existing, refs.made, refs.pure, {}), out_of_band=False)
     except Exception:  # noqa: BLE001 - any failure means: cannot be stored
@@ -451,4 +331,5 @@ def by_reference(value: object) -> bool:
 
 
 def _kind(value: object) -> str:
+    """Return the name of the value's type, for messages."""
     return type(value).__name__
