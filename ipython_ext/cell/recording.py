@@ -279,17 +279,31 @@ def replay(
     label: str,
     quiet: bool,
     left_out: Iterable[str] = (),
+    provenance: str = "",
 ) -> None:
-    """Show again what a run showed, in order, after a note saying what was left out."""
+    """Show again what a run showed, in order, after a note saying where it comes from.
+
+    The note (left out with ``quiet``, unless something could not be replayed) says that
+    the cell was loaded, not run, when it was stored, how long the run took and how long
+    loading took (``provenance``), and what the replay shows only as a snapshot; its HTML
+    form carries a visible "from cache" marker beside the replayed output.
+    """
     from IPython.display import publish_display_data as untyped
 
     publish_display_data: Any = untyped
     missing = "; ".join(left_out)
     if not quiet or missing:
         note = f"%%checkpoint: loaded from cache, not run ({label})"
+        if provenance:
+            note += f"; {provenance}"
         if missing:
             note += f"; {missing}"
-        html = f'<small style="color:#777">{_escape(note)}</small>'
+        detail = note.removeprefix("%%checkpoint: ")
+        html = (
+            '<div class="checkpointing-replay" style="border-left:3px solid #2e7d32;'
+            'padding:1px 6px;color:#555;font-size:85%">'
+            f'<b style="color:#2e7d32">&#8634; from cache</b> &middot; {_escape(detail)}</div>'
+        )
         publish_display_data({"text/plain": note, "text/html": html})
     for event in events:
         kind = event[0]

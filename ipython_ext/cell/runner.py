@@ -43,13 +43,15 @@ Looking up, running, storing, events and that policy are the core's call engine
 
 The parts, one module each: :mod:`ipython_ext.cell.analysis` reads the cell,
 :mod:`ipython_ext.cell.plan` computes its key, :mod:`ipython_ext.cell.recording` records
-and replays what it shows, :mod:`ipython_ext.cell.storage` stores and restores what it
-left behind. This module runs a cell through them and re-exports the public names;
-:mod:`ipython_ext.cell.caches` picks the cache a cell goes to.
+and replays what it shows, :mod:`ipython_ext.cell.storing` and
+:mod:`ipython_ext.cell.restoring` store and restore what it left behind (their shared
+types are in :mod:`ipython_ext.cell.stored`). This module runs a cell through them and
+re-exports the public names; :mod:`ipython_ext.cell.caches` picks the cache a cell goes to.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,7 @@ from ipython_ext.cell.restoring import restore
 from ipython_ext.cell.source import cell_label, normalized_cell_code
 from ipython_ext.cell.stored import NotStorable, StoredCell
 from ipython_ext.cell.storing import Watch, build_entry, by_reference, watching
+from ipython_ext.panel.model import format_duration
 
 if TYPE_CHECKING:
     from checkpointing.explain import Explanation
@@ -245,11 +248,13 @@ class _CellRun:
         self._watch: Watch | None = None
         self._recording: Recording | None = None
         self._once = False  # the failure being reported is worth saying once per session
+        self._started = time.perf_counter()  # a hit's note says how long loading took
+        self._run_time = 0.0
 
     def run(self, call: None) -> Any:
         """Run the cell as IPython runs a cell, recording what it shows."""
         with watching(self.shell, self.plan) as watch:
-            self._recording, _ = _execute(self.shell, self.plan.body)
+            self._recording, self._run_time = _execute(self.shell, self.plan.body)
         self._watch = watch
         return last_value(self._recording, self.plan.body)
 
@@ -263,7 +268,10 @@ class _CellRun:
                 f"cell {self.plan.label!r}: --outputs {', '.join(missing)}: not defined by "
                 "the cell; ignored."
             )
-        return build_entry(self.shell, self.plan, self.options, self._watch, self._recording, value)
+        entry = build_entry(
+            self.shell, self.plan, self.options, self._watch, self._recording, value
+        )
+        return dataclasses.replace(entry, stored_at=time.time(), run_time=self._run_time)
 
     def from_store(self, call: None, stored: Any) -> Any:
         """Restore the stored variables, replay the output and return the last value."""
@@ -272,8 +280,14 @@ class _CellRun:
         value, not_restored = restore(self.shell, stored, self.plan)
         if not_restored:
             self._warn_once(f"could not restore {', '.join(not_restored)}.")
+        loading = time.perf_counter() - self._started
         replay(
-            stored.events, stored.last_display, self.plan.label, self.options.quiet, stored.left_out
+            stored.events,
+            stored.last_display,
+            self.plan.label,
+            self.options.quiet,
+            stored.left_out,
+            provenance=_provenance(stored, loading),
         )
         return value
 
@@ -319,6 +333,18 @@ class _CellRun:
         if message not in self._warned:
             self._warned.add(message)
             _warn(message)
+
+
+def _provenance(stored: StoredCell, loading: float) -> str:
+    """Say when the replayed run was stored, how long it took, and how long loading took."""
+    parts = []
+    if stored.stored_at > 0:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stored.stored_at))
+        parts.append(f"stored {when}")
+    if stored.run_time > 0:
+        parts.append(f"the run took {format_duration(stored.run_time)}")
+    parts.append(f"loaded in {format_duration(loading)}")
+    return ", ".join(parts)
 
 
 def _execute(shell: ShellLike, body: str) -> tuple[Recording, float]:

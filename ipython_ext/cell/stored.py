@@ -56,6 +56,8 @@ class StoredCell:
     left_out: tuple[str, ...] = ()
     containers: tuple[tuple[str, str], ...] = ()
     statements: tuple[tuple[int, str], ...] = ()  # (index, text) of each definition re-run
+    stored_at: float = 0.0  # POSIX time the run was stored (0: unknown), for the replay note
+    run_time: float = 0.0  # seconds the run took, for the replay note
 
 
 class NotStorable(Exception):

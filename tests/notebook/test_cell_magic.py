@@ -7,6 +7,8 @@ can tell a replay from a run whatever the cell prints.
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,26 @@ def test_hit_restores_variables_and_replays_outputs_without_running(shell, tmp_p
     html = [o.data.get("text/html") for o in replay.outputs]
     assert NOTE in html[0]
     assert html[1:] == ["<b>bold</b>"]
+
+
+def test_replay_note_says_when_stored_how_long_it_ran_and_loaded(shell, tmp_path):
+    """A hit's note gives the store time, the run's duration and the load's, with a marker."""
+    ok(shell, "y = 1")
+    body = SLOW.replace("z = y * 2\n", "import time\ntime.sleep(0.3)\nz = y * 2\n")
+    ok(shell, body)
+    _, replay = ok(shell, body)
+    assert runs(tmp_path) == 1
+    text = replay.outputs[0].data["text/plain"]
+    html = replay.outputs[0].data["text/html"]
+    today = time.strftime("%Y-%m-%d")
+    assert f"stored {today}" in text
+    took = re.search(r"the run took ([\d.]+) (ms|s)\b", text)
+    assert took is not None
+    seconds = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
+    assert 0.3 <= seconds < 30
+    assert re.search(r"loaded in (<1|\d+) ms", text)
+    assert "from cache" in html
+    assert "checkpointing-replay" in html
 
 
 def test_value_becomes_the_cells_result(shell, tmp_path):
