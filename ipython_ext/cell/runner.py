@@ -80,7 +80,7 @@ from ipython_ext.cell.restoring import restore
 from ipython_ext.cell.source import cell_label, normalized_cell_code
 from ipython_ext.cell.stored import NotStorable, StoredCell
 from ipython_ext.cell.storing import Watch, build_entry, by_reference, watching
-from ipython_ext.panel.model import format_duration
+from ipython_ext.panel.text import format_duration
 
 if TYPE_CHECKING:
     from checkpointing.explain import Explanation

@@ -1,8 +1,10 @@
 """The live ipywidgets panel: session counters and cache contents.
 
-``model`` holds the data (no widgets), ``html`` renders rows as strings, ``entries`` is
-the cache-contents list, ``session_rows`` the per-function counters, and ``widget``
-composes them. ipywidgets is imported when a panel is first drawn, never on import.
+``model`` holds the data (no widgets), ``text`` says it in words, ``html`` renders rows
+as strings, ``pruning`` deletes listed entries, ``header`` is the title, summary and
+buttons, ``entries`` the cache-contents list, ``session_rows`` the per-function counters,
+and ``widget`` composes them. ipywidgets is imported when a panel is first drawn, never
+on import.
 """
 
 from ipython_ext.panel.model import (
@@ -12,12 +14,14 @@ from ipython_ext.panel.model import (
     SessionRecord,
     SessionStats,
     cache_label,
+    list_caches,
+)
+from ipython_ext.panel.text import (
     count_text,
     display_name,
     format_duration,
     format_size,
     format_timestamp,
-    list_caches,
     saved_text,
 )
 from ipython_ext.panel.widget import (

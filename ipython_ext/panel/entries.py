@@ -23,7 +23,8 @@ from ipython_ext.panel.html import (
     no_match_html,
     row_html,
 )
-from ipython_ext.panel.model import CacheListing, EntryRow, cache_key, display_name
+from ipython_ext.panel.model import CacheListing, EntryRow, cache_key
+from ipython_ext.panel.text import display_name
 
 
 def _widgets() -> Any:

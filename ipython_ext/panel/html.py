@@ -11,9 +11,8 @@ from __future__ import annotations
 import html
 import time
 
-from ipython_ext.panel.model import (
-    CacheListing,
-    EntryRow,
+from ipython_ext.panel.model import CacheListing, EntryRow
+from ipython_ext.panel.text import (
     display_name,
     format_duration,
     format_size,

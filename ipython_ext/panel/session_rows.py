@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ipython_ext.panel.html import BAR_WIDTH, MONO_STYLE, elastic_html, ratio_bar_html
-from ipython_ext.panel.model import FunctionStats, count_text, display_name, saved_text
+from ipython_ext.panel.model import FunctionStats
+from ipython_ext.panel.text import count_text, display_name, saved_text
 
 __all__ = ["SessionRows"]
 

@@ -4,8 +4,10 @@
 that composes widgets, hooks ``post_run_cell`` when a kernel is running, has ``close()``
 and displays itself through ``_repr_mimebundle_``. What it counts and lists comes from
 :mod:`ipython_ext.panel.model`, and the HTML of its rows from :mod:`ipython_ext.panel.html`;
-this module decides which widgets exist and when they are redrawn (the session rows are
-drawn by :mod:`ipython_ext.panel.session_rows`).
+this module decides which widgets exist and when they are redrawn (the header is
+:mod:`ipython_ext.panel.header`, the session rows :mod:`ipython_ext.panel.session_rows`,
+the entry list :mod:`ipython_ext.panel.entries`), and its buttons' deletions go through
+:mod:`ipython_ext.panel.pruning`.
 
 Counting starts with :func:`start_session_recording` (the extension calls it when
 it loads) or with the first panel, whichever comes first, so a panel shown after some
@@ -16,7 +18,6 @@ panel :func:`show_panel` made last: both are the state of panels shown by defaul
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import html
 import os
 import threading
@@ -27,24 +28,13 @@ from typing import Any
 from checkpointing.cache.pickle_file import PickleFileCache
 from checkpointing.events import CheckpointEvent
 from ipython_ext.panel.entries import EntryList, close_widget
-from ipython_ext.panel.html import (
-    BORDER,
-    ERROR,
-    MUTED,
-    heading_html,
-    legend_html,
-)
-from ipython_ext.panel.model import (
-    CacheListing,
-    SessionRecord,
-    cache_key,
-    count_text,
-    list_caches,
-    plural,
-    saved_text,
-)
+from ipython_ext.panel.header import PanelHeader
+from ipython_ext.panel.html import BORDER, ERROR, MUTED, heading_html, legend_html
+from ipython_ext.panel.model import CacheListing, SessionRecord, cache_key, list_caches
+from ipython_ext.panel.pruning import call_pruning, delete_all, delete_outdated, without_entry
 from ipython_ext.panel.reading import EntryMemo
 from ipython_ext.panel.session_rows import SessionRows
+from ipython_ext.panel.text import count_text, plural, saved_text
 
 
 def _widgets() -> Any:
@@ -125,7 +115,6 @@ class CheckpointPanel:
         self._entries_due = False
         self._last_labels = 0.0
         self._last_entries = 0.0
-        self._armed_clear_all = False
         self._refresh_cost = 0.0
         self._memo = EntryMemo()
         self._build()
@@ -138,41 +127,18 @@ class CheckpointPanel:
     def _build(self) -> None:
         """Create the widgets that live as long as the panel."""
         w = _widgets()
-        self.title = w.HTML(
-            '<span style="font-size:var(--jp-content-font-size2, 1.2em);font-weight:600">'
-            "checkpointing</span>"
+        self.header = PanelHeader(
+            w,
+            on_refresh=self.refresh,
+            on_clear_all=self._clear_all_clicked,
+            on_clear_outdated=self.clear_outdated,
         )
-        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto", margin="0 12px"))
-        self.refresh_button = w.Button(
-            description="Refresh",
-            icon="refresh",
-            tooltip="Read the cache directories again (entries written elsewhere appear)",
-            layout=w.Layout(width="auto"),
-        )
-        self.clear_all_button = w.Button(
-            description="Clear all",
-            icon="trash",
-            tooltip="Delete every entry of every cache listed below (asks to confirm)",
-            layout=w.Layout(width="auto"),
-        )
-        self.clear_outdated_button = w.Button(
-            description="Clear outdated",
-            tooltip="Delete every listed entry that the current code of its function cannot hit",
-            layout=w.Layout(width="auto", display="none"),
-        )
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.clear_all_button.on_click(lambda _: self._clear_all_clicked())
-        self.clear_outdated_button.on_click(lambda _: self.clear_outdated())
-        header = w.HBox(
-            [
-                self.title,
-                self.summary,
-                self.refresh_button,
-                self.clear_outdated_button,
-                self.clear_all_button,
-            ],
-            layout=w.Layout(align_items="center"),
-        )
+        # The header's widgets stay reachable where callers and tests have always found them.
+        self.title = self.header.title
+        self.summary = self.header.summary
+        self.refresh_button = self.header.refresh_button
+        self.clear_all_button = self.header.clear_all_button
+        self.clear_outdated_button = self.header.clear_outdated_button
         self.session_heading = w.HTML(heading_html("Calls in this session", legend_html()))
         self.session_empty = w.HTML(
             f'<span style="color:{MUTED}">No checkpointed call yet in this session.</span>'
@@ -198,7 +164,7 @@ class CheckpointPanel:
         self.status = w.HTML()
         self.widget = w.VBox(
             [
-                header,
+                self.header.box,
                 self.session_heading,
                 self.session_box,
                 self.cache_heading,
@@ -214,12 +180,7 @@ class CheckpointPanel:
         )
         self.widget.add_class("checkpointing-panel")
         self._permanent = [
-            self.title,
-            self.summary,
-            self.refresh_button,
-            self.clear_all_button,
-            self.clear_outdated_button,
-            header,
+            *self.header.widgets(),
             self.session_heading,
             self.session_empty,
             self.session_box,
@@ -283,13 +244,7 @@ class CheckpointPanel:
         self._last_labels = time.monotonic()
         functions = self.record.stats.functions()
         self._session_rows.draw(functions)
-        total = self.record.stats.total()
-        if functions:
-            self.summary.value = (
-                f'<span style="color:{MUTED}">{count_text(total)} · {saved_text(total)}</span>'
-            )
-        else:
-            self.summary.value = ""
+        self.header.show_summary(functions, self.record.stats.total())
 
     # -- cache listing -------------------------------------------------------------------
 
@@ -315,11 +270,7 @@ class CheckpointPanel:
     def _draw_caches(self) -> None:
         """Draw the listing; "Clear all" is enabled when some cache holds entries."""
         self.entries.draw(self.listings)
-        self.clear_all_button.disabled = not any(lst.rows for lst in self.listings)
-        outdated = sum(lst.outdated for lst in self.listings)
-        self.clear_outdated_button.layout.display = "" if outdated else "none"
-        self.clear_outdated_button.description = f"Clear {outdated} outdated"
-        self._disarm()
+        self.header.show_listings(self.listings)
 
     def _in_cache(self, key: Hashable, action: Callable[[object, Any], None], arg: Any) -> None:
         """Apply a button's action to the listed cache ``key`` names (see :class:`EntryList`)."""
@@ -335,14 +286,14 @@ class CheckpointPanel:
         """Delete one entry of ``cache`` and redraw without re-reading the caches."""
         with self._lock:
             try:
-                deleted = bool(_call(cache, "delete", context_id))
+                deleted = bool(call_pruning(cache, "delete", context_id))
             except Exception as exc:  # noqa: BLE001 - a failed deletion is shown, not raised
                 self._report(f"Could not delete: {exc}", ERROR)
                 return
             # Only that entry changed: drop its row instead of listing every entry again.
             key = cache_key(cache)
             self.listings = [
-                _without(listing, context_id) if cache_key(listing.cache) == key else listing
+                without_entry(listing, context_id) if cache_key(listing.cache) == key else listing
                 for listing in self.listings
             ]
             self._draw_caches()
@@ -354,49 +305,26 @@ class CheckpointPanel:
 
     def clear_function(self, cache: object, function: str) -> None:
         """Delete every entry of ``function`` in ``cache`` and redraw."""
-        self._act(lambda: plural(_call(cache, "clear", function), "entry", "entries"))
+        self._act(lambda: plural(call_pruning(cache, "clear", function), "entry", "entries"))
 
     def clear_outdated(self, cache: object | None = None, function: str | None = None) -> None:
         """Delete the entries current code cannot hit (of ``function`` in ``cache``, or all)."""
-
-        def clear() -> str:
-            removed = 0
-            for listing in self.listings:
-                if cache is not None and cache_key(listing.cache) != cache_key(cache):
-                    continue
-                for row in listing.rows:
-                    if row.outdated and function in (None, row.info.function):
-                        removed += _call(listing.cache, "delete", row.info.context_id)
-            return plural(removed, "outdated entry", "outdated entries")
-
-        self._act(clear)
+        self._act(
+            lambda: plural(
+                delete_outdated(self.listings, cache, function),
+                "outdated entry",
+                "outdated entries",
+            )
+        )
 
     def clear_all(self) -> None:
         """Delete every entry of every cache listed and redraw."""
-
-        def clear() -> str:
-            removed = 0
-            for listing in self.listings:
-                if listing.error is None:
-                    removed += _call(listing.cache, "clear")
-            return plural(removed, "entry", "entries")
-
-        self._act(clear)
+        self._act(lambda: plural(delete_all(self.listings), "entry", "entries"))
 
     def _clear_all_clicked(self) -> None:
         """Ask for a second click before deleting everything."""
-        if not self._armed_clear_all:
-            total = sum(len(lst.rows) for lst in self.listings)
-            self._armed_clear_all = True
-            self.clear_all_button.description = f"Confirm: delete {total}"
-            self.clear_all_button.button_style = "danger"
-            return
-        self.clear_all()
-
-    def _disarm(self) -> None:
-        self._armed_clear_all = False
-        self.clear_all_button.description = "Clear all"
-        self.clear_all_button.button_style = ""
+        if self.header.confirmed(sum(len(lst.rows) for lst in self.listings)):
+            self.clear_all()
 
     def _act(self, action: Callable[[], str]) -> None:
         """Run a deletion, report what it did (or why it failed), then re-read the caches."""
@@ -442,20 +370,6 @@ class CheckpointPanel:
             return "<closed checkpointing panel>"
         total = self.record.stats.total()
         return f"<checkpointing panel: {count_text(total)}, {saved_text(total)}>"
-
-
-def _without(listing: CacheListing, context_id: Any) -> CacheListing:
-    """Return ``listing`` without the row of ``context_id``."""
-    rows = [row for row in listing.rows if row.info.context_id != context_id]
-    return dataclasses.replace(listing, rows=rows)
-
-
-def _call(cache: object, method: str, *args: Any) -> int:
-    """Call a pruning method that a cache may lack, with a message that says so."""
-    func = getattr(cache, method, None)
-    if func is None:
-        raise NotImplementedError(f"{type(cache).__name__} cannot {method} entries")
-    return int(func(*args))
 
 
 def show_panel(caches: object | Iterable[object] | None = None) -> CheckpointPanel:
