@@ -51,9 +51,11 @@ re-exports the public names; :mod:`ipython_ext.cell.caches` picks the cache a ce
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from checkpointing.config import defaults, validate_on_error
@@ -347,11 +349,42 @@ def _provenance(stored: StoredCell, loading: float) -> str:
     return ", ".join(parts)
 
 
+def _as_shown(body: str) -> str:
+    """Put the magic's line back, as a comment, so tracebacks count lines as the editor does.
+
+    A body that starts with a cell magic of its own (``%%time``) keeps it on line one.
+    """
+    if body.lstrip().startswith("%%"):
+        return body
+    return "# %%checkpoint\n" + body
+
+
+@contextlib.contextmanager
+def _numbered_as_the_cell(shell: Any) -> Iterator[None]:
+    """Run the body under the number of the cell the user ran, so tracebacks say ``In[N]``.
+
+    IPython 9 advances ``execution_count`` before it runs a cell, so a cell run inside it
+    would be named after the next prompt. The history already holds the running cell at
+    its number; use that for the inner run when it is the one just before the count.
+    """
+    count = getattr(shell, "execution_count", None)
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    number = len(history) - 1 if isinstance(history, list) else None
+    if not isinstance(count, int) or number != count - 1:
+        yield
+        return
+    shell.execution_count = number
+    try:
+        yield
+    finally:
+        shell.execution_count = count
+
+
 def _execute(shell: ShellLike, body: str) -> tuple[Recording, float]:
     """Run ``body`` as IPython runs a cell, recording what it shows; raise on failure."""
     start = time.perf_counter()
-    with recorded(shell) as recording:
-        result = shell.run_cell(body, store_history=False)
+    with recorded(shell) as recording, _numbered_as_the_cell(shell):
+        result = shell.run_cell(_as_shown(body), store_history=False)
     run_time = time.perf_counter() - start
     error = result.error_before_exec or result.error_in_exec
     if error is not None:

@@ -5,6 +5,8 @@ Each run starts a fresh kernel, as a restart does; the cache on disk is all that
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -90,3 +92,14 @@ def test_failing_cell_shows_one_error_and_fails(run_notebook, tmp_path):
     assert "ZeroDivisionError" in str(failure.value)
     assert (tmp_path / "runs.txt").read_text() == "xx"
     assert not list((tmp_path / ".checkpointing").glob("*.pickle"))
+
+
+def test_a_failing_cell_traceback_names_its_own_prompt_and_line(run_notebook, tmp_path):
+    """A traceback from a ``%%checkpoint`` cell says ``In[N]`` of that cell and its line."""
+    failing = "%%checkpoint\ny = 2\nz = 3\nraise ValueError('boom')\n"
+    run = run_notebook(["%load_ext checkpointing", "x = 1", failing], tmp_path, allow_errors=True)
+    cell = run.notebook.cells[2]
+    (error,) = [o for o in cell["outputs"] if o["output_type"] == "error"]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+    assert f"Cell In[{cell['execution_count']}], line 4" in text
+    assert "----> 4 raise ValueError('boom')" in text

@@ -24,6 +24,19 @@ IGNORED = (
 )
 
 
+# What a replay note says of one particular run: when it was stored, how long it took.
+_NOTE_TIMES = (
+    (r"stored \d{4}-\d\d-\d\d \d\d:\d\d", "stored DATE"),
+    (r"the run took [^,;<]+", "the run took TIME"),
+    (r"loaded in [^,;<]+", "loaded in TIME"),
+)
+REPLACED = tuple(
+    (f"/cells/*/outputs/*/data/{kind}", pattern, replacement)
+    for kind in ("text/plain", "text/html")
+    for pattern, replacement in _NOTE_TIMES
+)
+
+
 def _ignored(name: str) -> tuple[str, ...]:
     """Add the plain-text form of the panel widget, whose contents are live data."""
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -71,6 +84,7 @@ def test_saved_outputs_are_those_of_a_run_after_a_restart(
 
     nb_regression.exec_cwd = str(tmp_path)
     nb_regression.diff_ignore = _ignored(name)
+    nb_regression.diff_replace = REPLACED
     result = nb_regression.check(str(NOTEBOOKS / name))
     second = _texts(result.nb_final)
     assert second.count("computing slow_square(12)") == (name == "quickstart.ipynb")  # .rerun
