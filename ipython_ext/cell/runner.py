@@ -315,12 +315,12 @@ class _CellRun:
             return prefix + str(exc)
         if stage == "store":
             return prefix + (
-                f"not cached: {exc}. The cell ran normally; choose another cache with "
+                f"not cached: {_brief(exc)}. The cell ran normally; choose another cache with "
                 "--dir DIR or --cache NAME."
             )
         if stage == "restore":
-            return prefix + f"the stored results could not be restored ({exc}); running it."
-        return prefix + f"the cache could not be read ({exc}); running it."
+            return prefix + f"the stored results could not be restored ({_brief(exc)}); running it."
+        return prefix + f"the cache could not be read ({_brief(exc)}); running it."
 
     def warn(self, message: str) -> None:
         """Warn, attributed to the magic (once per session for what would repeat itself)."""
@@ -335,6 +335,16 @@ class _CellRun:
         if message not in self._warned:
             self._warned.add(message)
             _warn(message)
+
+
+def _brief(exc: BaseException, limit: int = 120) -> str:
+    """Return the first line of ``exc``'s message, cut to ``limit`` characters.
+
+    A warning is one short sentence plus what to do; an exception's own text (a path, a
+    server's reply) must not turn it into a paragraph.
+    """
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _provenance(stored: StoredCell, loading: float) -> str:

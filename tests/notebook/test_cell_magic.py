@@ -712,6 +712,28 @@ def test_cache_directory_that_cannot_be_created_warns_and_runs(shell, tmp_path):
     assert runs(tmp_path) == 2
 
 
+def test_a_long_cache_error_gives_a_short_warning(shell, tmp_path):
+    """A cache failing with a paragraph of text gives a warning of one line and its remedy."""
+    ok(
+        shell,
+        "from checkpointing import CacheBase, CheckpointNotExist\n"
+        "class Broken(CacheBase):\n"
+        "    def save(self, key, result):\n"
+        "        raise OSError('disk says ' + 'no, ' * 300 + '\\nand more lines')\n"
+        "    def retrieve(self, key):\n"
+        "        raise CheckpointNotExist(key)\n"
+        "broken = Broken()",
+    )
+    with pytest.warns(CheckpointingWarning) as record:
+        _, shown = ok(shell, "%%checkpoint --cache broken\n" + COUNT + "print('ran')\n")
+    assert shown.stdout == "ran\n"
+    (message,) = [str(w.message) for w in record]
+    assert "disk says no, no," in message
+    assert "--cache NAME" in message
+    assert "\n" not in message
+    assert len(message) < 300
+
+
 def test_other_custom_exception_handlers_still_work(shell):
     """Quieting ``CellFailed`` keeps a handler another extension registered."""
     handled: list[str] = []
