@@ -73,10 +73,8 @@ class _Extension:
             self._checked.add(inner)
             if identified_source(inner) is None:
                 warnings.warn(
-                    f"checkpoint: the source of {inner.__qualname__} cannot be recovered "
-                    "(defined through exec or a construct whose text the history lacks); "
-                    "it is keyed by its bytecode, so formatting or comment edits re-run it. "
-                    "Define it in a plain cell to key it by its normalized source.",
+                    f"checkpoint: the source of {inner.__qualname__} cannot be recovered, so "
+                    "formatting edits re-run it. Define it in a plain cell.",
                     CheckpointingWarning,
                     stacklevel=1,
                 )
