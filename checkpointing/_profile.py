@@ -355,8 +355,10 @@ def reach(value: object, chain: tuple[str, ...]) -> object:
     return value
 
 
-# Per code object: (registry version, states its code uses), decided at the first call.
-_state_plans: dict[int, tuple[CodeType, int, tuple[AmbientState, ...]]] = {}
+# Per code object: a one-slot holder of (registry version, states its code uses), decided
+# at the first call; bounded like the profiles (the table lets go of dead code objects).
+_StatePlan = tuple[int, tuple[AmbientState, ...]]
+_state_plans: CodeTable[list[_StatePlan | None]] = CodeTable(lambda func: [None])
 
 
 def ambient_inputs(
@@ -367,19 +369,19 @@ def ambient_inputs(
     Which states is decided once per code object (and again if a state is registered
     later); a call reads and digests only those.
     """
-    code = func.__code__
-    plan = _state_plans.get(id(code))
+    holder = _state_plans.get(func)
+    plan = holder[0]
     version = registry_version()
-    if plan is None or plan[1] != version:
+    if plan is None or plan[0] != version:
         reached = reached_objects(func, profile)
-        plan = (code, version, states_used_by(reached))
+        plan = (version, states_used_by(reached))
         if not any(value is UNBOUND for value in reached):
-            _state_plans[id(code)] = plan
+            holder[0] = plan
         # else: a name or a submodule is not there yet (numpy.random is imported on first
         # use): decide again at the next call rather than keep a decision made without it.
-    if not plan[2]:
+    if not plan[1]:
         return None
-    return digest_states(plan[2], _state_digest)
+    return digest_states(plan[1], _state_digest)
 
 
 def _state_digest(value: object) -> bytes:

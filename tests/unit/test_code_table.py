@@ -137,3 +137,18 @@ def test_profiles_of_redefined_functions_are_not_all_kept() -> None:
     gc.collect()
     profile_of(make_function("x"))  # a build processes the deaths
     assert len(_profiles) <= before + 130
+
+
+def test_library_state_plans_of_redefined_functions_are_not_all_kept() -> None:
+    """Which library states a code object uses is memoised per code object, bounded too."""
+    from checkpointing._profile import _state_plans, ambient_inputs
+
+    gc.collect()
+    before = len(_state_plans)
+    for i in range(400):
+        func = make_function(f"x + {i}", name="cell_function")
+        ambient_inputs(func, profile_of(func))
+    gc.collect()
+    last = make_function("x")
+    ambient_inputs(last, profile_of(last))  # a build processes the deaths
+    assert len(_state_plans) <= before + 130
