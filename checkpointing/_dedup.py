@@ -12,8 +12,10 @@ result is stored. Two levels:
   directory or on object storage, ``SET NX`` on Redis) is tried without blocking and
   retried, with growing pauses, until it is free or the entry appears.
 
-The holder refreshes its lock from a background thread while it computes, so a long
-computation keeps it and a dead holder's lock expires within ``ttl`` seconds. A waiter
+The holder's lock is refreshed every ``ttl / 3`` seconds while it computes, so a long
+computation keeps it and a dead holder's lock expires within ``ttl`` seconds. One daemon
+thread per process refreshes every held lock (:class:`_Heartbeats`): starting a thread
+per miss would cost more than storing a small entry. A waiter
 gives up after ``timeout`` seconds and computes itself (with one warning): waiting is an
 optimisation, never a condition for getting a result. Failures of the lock itself
 (an unreachable server) also mean "compute": the read failure that came with them has
@@ -23,6 +25,7 @@ already been reported by the engine.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -72,27 +75,25 @@ def _leave(name: tuple[int, Hashable], flight: _Flight) -> None:
 class Claim:
     """The outcome of :func:`claim`: a result found while waiting, or the right to compute."""
 
-    __slots__ = ("_beat", "_flight", "_name", "_stop", "_store_lock", "hit")
+    __slots__ = ("_beat", "_flight", "_name", "_store_lock", "hit")
 
     def __init__(self, name: tuple[int, Hashable], flight: _Flight) -> None:
         self.hit: tuple[Any] | None = None
         self._name = name
         self._flight: _Flight | None = flight
         self._store_lock: StoreLock | None = None
-        self._stop = threading.Event()
-        self._beat: threading.Thread | None = None
+        self._beat: _Beat | None = None
 
     def _hold(self, lock: StoreLock, ttl: float) -> None:
         """Keep ``lock`` refreshed every ``ttl / 3`` seconds until released."""
         self._store_lock = lock
-        self._beat = threading.Thread(
-            target=_heartbeat, args=(lock, ttl / 3, self._stop), daemon=True
-        )
-        self._beat.start()
+        self._beat = _heartbeats.add(lock, ttl / 3)
 
     def release(self) -> None:
         """Give up the locks (call once the result is stored, or the computation failed)."""
-        self._stop.set()
+        if self._beat is not None:
+            beat, self._beat = self._beat, None
+            _heartbeats.remove(beat)  # no refresh runs after this returns
         if self._store_lock is not None:
             lock, self._store_lock = self._store_lock, None
             _release_quietly(lock)
@@ -109,14 +110,87 @@ class Claim:
         self.release()
 
 
-def _heartbeat(lock: StoreLock, interval: float, stop: threading.Event) -> None:
-    """Refresh ``lock`` until ``stop`` is set or the lock is lost."""
-    while not stop.wait(interval):
+class _Beat:
+    """One held lock in the heartbeat's care: when to refresh it next, and whether to."""
+
+    __slots__ = ("active", "due", "interval", "lock", "mutex")
+
+    def __init__(self, lock: StoreLock, interval: float) -> None:
+        self.lock = lock
+        self.interval = interval
+        self.due = time.monotonic() + interval
+        self.active = True
+        # Held while refreshing: a release waits for a refresh in progress, so a refresh
+        # can never rewrite a lock file after its holder removed it.
+        self.mutex = threading.Lock()
+
+
+class _Heartbeats:
+    """The one daemon thread that refreshes every lock this process holds, when due."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # After a fork the child has no heartbeat thread and holds none of the parent's
+        # locks; a condition the thread held at the fork would never be released.
+        self._wake = threading.Condition(threading.Lock())
+        self._beats: set[_Beat] = set()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lock: StoreLock, interval: float) -> _Beat:
+        """Start refreshing ``lock`` every ``interval`` seconds."""
+        beat = _Beat(lock, interval)
+        with self._wake:
+            self._beats.add(beat)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="checkpointing-lock-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        return beat
+
+    def remove(self, beat: _Beat) -> None:
+        """Stop refreshing ``beat``'s lock; no refresh of it runs once this returns."""
+        with beat.mutex:
+            beat.active = False
+        with self._wake:
+            self._beats.discard(beat)
+
+    def _run(self) -> None:
+        wake = self._wake
+        while True:
+            with wake:
+                now = time.monotonic()
+                due = [beat for beat in self._beats if beat.due <= now]
+                if not due:
+                    nearest = min((beat.due for beat in self._beats), default=None)
+                    wake.wait(None if nearest is None else nearest - now)
+                    continue
+                for beat in due:
+                    beat.due = now + beat.interval
+            for beat in due:
+                _refresh(beat)
+                if not beat.active:
+                    with wake:
+                        self._beats.discard(beat)
+
+
+def _refresh(beat: _Beat) -> None:
+    """Refresh one lock unless released meanwhile; a lost lock is no longer refreshed."""
+    with beat.mutex:
+        if not beat.active:
+            return
         try:
-            if not lock.refresh():
-                return
+            if not beat.lock.refresh():
+                beat.active = False
         except Exception:  # noqa: BLE001 - a failed refresh is retried; the lock may expire
-            continue
+            pass
+
+
+_heartbeats = _Heartbeats()
 
 
 def claim(

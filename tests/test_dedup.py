@@ -211,3 +211,29 @@ def test_a_hit_never_takes_the_lock(tmp_path: Path) -> None:
         assert time.monotonic() - began < 0.5
     finally:
         lock.release()
+
+
+def test_a_held_lock_outlives_its_ttl_and_is_gone_once_released(tmp_path: Path) -> None:
+    """The holder's lock is refreshed while it computes, and never after it lets go."""
+    from checkpointing import PickleFileCache
+    from checkpointing._dedup import claim
+
+    cache = PickleFileCache(tmp_path / "cache")
+    threads_before = threading.active_count()
+    holders = [
+        claim(cache, f"key{i}", lambda: None, timeout=5, ttl=0.3, warn=pytest.fail)
+        for i in range(20)
+    ]
+    assert all(holder.hit is None for holder in holders)
+    assert threading.active_count() - threads_before <= 1  # one heartbeat for all locks
+    time.sleep(1.2)  # four lock lifetimes: only refreshes keep the locks
+    others = [cache.lock(f"key{i}", 0.3) for i in range(20)]
+    assert [other.acquire() for other in others] == [False] * 20
+    for holder in holders:
+        holder.release()
+    assert [other.acquire() for other in others] == [True] * 20
+    time.sleep(0.5)  # a refresh after release would take the lock files back
+    for other in others:
+        assert other.refresh()
+        other.release()
+    assert list((tmp_path / "cache" / ".locks").glob("key*.lock")) == []
