@@ -26,8 +26,6 @@ reads its buffers straight into numpy-owned memory, one copy from the storage.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import pickle
 import struct
 from dataclasses import dataclass
@@ -156,7 +154,7 @@ def encode(
     digest.update(meta_bytes)
     head = header + struct.pack("<Q", digest.intdigest()) + lengths + meta_bytes
     if secret:
-        mac = hmac.new(secret, head, hashlib.sha256)
+        mac = _new_mac(secret, head)
         mac.update(stream)
         for raw in buffers:
             mac.update(raw)
@@ -319,7 +317,7 @@ def _load(
     if secret:
         if not head.flags & FLAG_SIGNED or head.mac_len != MAC_SIZE:
             raise DamagedEntry("entry is not signed, and this cache requires signed entries")
-        mac = hmac.new(secret, memoryview(head.data)[: head.mac_start], hashlib.sha256)
+        mac = _new_mac(secret, memoryview(head.data)[: head.mac_start])
     data = head.data
     if head.pickle_end <= len(data):
         stream: Any = memoryview(data)[head.pickle_start : head.pickle_end]
@@ -349,10 +347,25 @@ def _load(
         raise DamagedEntry("payload damaged (payload digest does not match)")
     if mac is not None:
         stored = bytes(data[head.mac_start : head.pickle_start])
-        if not hmac.compare_digest(mac.digest(), stored):
+        if not _same_digest(mac.digest(), stored):
             raise DamagedEntry("signature does not match this cache's secret")
     try:
         result: Any = pickle.loads(stream, buffers=buffers)
     except Exception as exc:
         raise UnloadableEntry(f"cannot unpickle the result: {exc!r}") from exc
     return result, head.flags, head.run_time
+
+
+def _new_mac(secret: bytes, data: bytes | memoryview) -> Any:
+    """Start the HMAC-SHA256 of an entry (hmac is imported only by caches with a secret)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, data, hashlib.sha256)
+
+
+def _same_digest(a: bytes, b: bytes) -> bool:
+    """Compare two signatures in constant time."""
+    import hmac
+
+    return hmac.compare_digest(a, b)

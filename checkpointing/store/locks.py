@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
-import uuid
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from checkpointing._stdlib import stdlib_module
@@ -37,7 +35,17 @@ else:
 
 __all__ = ["DirectoryLeases", "LeaseBackend", "LeaseFile", "StoreLock", "owner_label"]
 
-_HOST = socket.gethostname()
+
+def _host_name() -> str:
+    """Return this machine's name (``os.uname`` spares importing ``socket`` where it exists)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+_HOST = _host_name()
 
 
 @runtime_checkable
@@ -91,7 +99,7 @@ class LeaseFile:
         self.backend = backend
         self.name = name
         self.ttl = float(ttl)
-        self.token = uuid.uuid4().hex
+        self.token = os.urandom(16).hex()
         self.held = False
 
     def __repr__(self) -> str:
@@ -209,7 +217,7 @@ class DirectoryLeases:
 
     def _write_aside(self, name: str, data: bytes) -> str:
         """Write ``data`` to a fresh temporary file beside ``name``; return its path."""
-        temp = self._path(f".{name}.{uuid.uuid4().hex}")
+        temp = self._path(f".{name}.{os.urandom(16).hex()}")
         try:
             file = open(temp, "wb")  # noqa: SIM115 - closed right below
         except FileNotFoundError:
