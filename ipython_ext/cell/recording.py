@@ -214,10 +214,19 @@ class _ValueHook:
         self._recording.value = value
 
 
-# Only the per-cell hooks: ``pre_execute``/``post_execute`` fire for any code IPython runs
-# (silent runs too), and matplotlib's inline backend shows a cell's figures from
-# ``post_execute``, which must happen while the body's output is recorded.
-_CELL_EVENTS = ("pre_run_cell", "post_run_cell")
+# Every cell hook of other extensions (timers, autoreload, loggers) fires once, for the
+# ``%%checkpoint`` cell itself, not again for the nested run of its body. The exception:
+# matplotlib shows a cell's figures from ``post_execute`` (the inline backend's
+# ``flush_figures``, pyplot's interactive redraw), which must run while the body's output
+# is recorded, or a replay would lack the figures.
+_CELL_EVENTS = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+_FIGURE_MODULES = ("matplotlib", "matplotlib_inline", "ipykernel.pylab")
+
+
+def _shows_figures(callback: object) -> bool:
+    """Tell whether a ``post_execute`` callback is matplotlib's figure display."""
+    module = str(getattr(callback, "__module__", "") or "")
+    return any(module == name or module.startswith(name + ".") for name in _FIGURE_MODULES)
 
 
 @contextlib.contextmanager
@@ -230,8 +239,9 @@ def _cell_events_paused(shell: Any) -> Iterator[None]:
     """
     callbacks = shell.events.callbacks
     saved = {name: callbacks[name] for name in _CELL_EVENTS if name in callbacks}
-    for name in saved:
-        callbacks[name] = []
+    for name, previous in saved.items():
+        kept = [c for c in previous if _shows_figures(c)] if name == "post_execute" else []
+        callbacks[name] = kept
     try:
         yield
     finally:

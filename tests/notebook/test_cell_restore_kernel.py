@@ -205,9 +205,13 @@ def test_other_extensions_cell_hooks_fire_once(run_notebook, tmp_path):
     """A miss runs the body once: other extensions' pre/post cell hooks fire once per cell."""
     setup = (
         LOAD + "\nseen = []\nip = get_ipython()\n"
+        "ip.events.register('pre_execute', lambda: seen.append('pre_execute'))\n"
         "ip.events.register('pre_run_cell', lambda info: seen.append('pre'))\n"
+        "ip.events.register('post_execute', lambda: seen.append('post_execute'))\n"
         "ip.events.register('post_run_cell', lambda result: seen.append('post'))\n"
     )
     cached = "%%checkpoint\n" + COUNT + "x = 1\n"
     run = run_notebook([setup, cached, "print(seen)"], tmp_path)
-    assert run.outputs[2] == "['post', 'pre', 'post', 'pre']\n"
+    once = "'pre_execute', 'pre', 'post_execute', 'post'"
+    # The setup cell's post hooks, the cached cell's four, the printing cell's pre hooks.
+    assert run.outputs[2] == f"['post_execute', 'post', {once}, 'pre_execute', 'pre']\n"
