@@ -221,13 +221,13 @@ def test_a_held_lock_outlives_its_ttl_and_is_gone_once_released(tmp_path: Path) 
     cache = PickleFileCache(tmp_path / "cache")
     threads_before = threading.active_count()
     holders = [
-        claim(cache, f"key{i}", lambda: None, timeout=5, ttl=0.3, warn=pytest.fail)
+        claim(cache, f"key{i}", lambda: None, timeout=5, ttl=0.6, warn=pytest.fail)
         for i in range(20)
     ]
     assert all(holder.hit is None for holder in holders)
     assert threading.active_count() - threads_before <= 1  # one heartbeat for all locks
-    time.sleep(1.2)  # four lock lifetimes: only refreshes keep the locks
-    others = [cache.lock(f"key{i}", 0.3) for i in range(20)]
+    time.sleep(2.0)  # over three lock lifetimes: only refreshes keep the locks
+    others = [cache.lock(f"key{i}", 0.6) for i in range(20)]
     assert [other.acquire() for other in others] == [False] * 20
     for holder in holders:
         holder.release()
