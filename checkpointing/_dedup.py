@@ -1,9 +1,10 @@
 """One computation per key: on a concurrent miss one caller computes, the others wait.
 
 The call engine calls :func:`claim` after a miss (a hit never gets here, so it never
-takes a lock). ``claim`` returns either the result another caller stored while this one
-waited, or the right to compute, to be given back with :meth:`Claim.release` once the
-result is stored. Two levels:
+takes a lock); ``claim_async`` in :mod:`checkpointing._dedup_async` is its counterpart
+for ``async def`` functions, which waits without blocking the event loop. Both return
+either the result another caller stored while this one waited, or the right to compute,
+to be given back with :meth:`Claim.release` once the result is stored. Two levels:
 
 * threads of this process that miss on the same cache and key queue on one
   ``threading.Lock``, so the in-process case needs no polling and works with any cache,
@@ -11,6 +12,11 @@ result is stored. Two levels:
 * across processes and machines, the cache's ``lock(key, ttl)`` (a lock file in a
   directory or on object storage, ``SET NX`` on Redis) is tried without blocking and
   retried, with growing pauses, until it is free or the entry appears.
+
+What both versions decide once no other caller of this process holds the key (look for
+the result, try the store's lock, wait, give up) is written once, in :func:`decide`, a
+generator that yields the pauses to wait: ``claim`` sleeps them, ``claim_async`` awaits
+them.
 
 The holder's lock is refreshed every ``ttl / 3`` seconds while it computes, so a long
 computation keeps it and a dead holder's lock expires within ``ttl`` seconds. One daemon
@@ -28,12 +34,12 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Generator, Hashable
 from typing import Any
 
 from checkpointing.store.locks import StoreLock
 
-__all__ = ["Claim", "claim"]
+__all__ = ["Claim", "Flight", "Request", "claim", "decide", "found", "join", "leave", "poll"]
 
 _FIRST_PAUSE = 0.01
 _MAX_PAUSE = 0.5
@@ -41,7 +47,7 @@ _MAX_PAUSE = 0.5
 Load = Callable[[], "tuple[Any] | None"]
 
 
-class _Flight:
+class Flight:
     """The in-process queue of callers for one (cache, key)."""
 
     __slots__ = ("lock", "users")
@@ -51,21 +57,23 @@ class _Flight:
         self.users = 0
 
 
-_flights: dict[tuple[int, Hashable], _Flight] = {}
+_flights: dict[tuple[int, Hashable], Flight] = {}
 _flights_guard = threading.Lock()
 
 
-def _enter(cache: object, key: Hashable) -> tuple[tuple[int, Hashable], _Flight]:
+def join(cache: object, key: Hashable) -> tuple[tuple[int, Hashable], Flight]:
+    """Count one more caller of (``cache``, ``key``); return the flight's name and flight."""
     with _flights_guard:
         name = (id(cache), key)
         flight = _flights.get(name)
         if flight is None:
-            flight = _flights[name] = _Flight()
+            flight = _flights[name] = Flight()
         flight.users += 1
         return name, flight
 
 
-def _leave(name: tuple[int, Hashable], flight: _Flight) -> None:
+def leave(name: tuple[int, Hashable], flight: Flight) -> None:
+    """Count one caller fewer; the last one to leave forgets the flight."""
     with _flights_guard:
         flight.users -= 1
         if flight.users == 0:
@@ -75,14 +83,22 @@ def _leave(name: tuple[int, Hashable], flight: _Flight) -> None:
 class Claim:
     """The outcome of :func:`claim`: a result found while waiting, or the right to compute."""
 
-    __slots__ = ("_beat", "_flight", "_name", "_store_lock", "hit")
+    __slots__ = ("_beat", "_flight", "_locked", "_name", "_store_lock", "hit")
 
-    def __init__(self, name: tuple[int, Hashable], flight: _Flight) -> None:
+    def __init__(self, name: tuple[int, Hashable], flight: Flight) -> None:
         self.hit: tuple[Any] | None = None
         self._name = name
-        self._flight: _Flight | None = flight
+        self._flight: Flight | None = flight  # joined: left once, by release()
+        self._locked = False  # whether this caller holds ``flight.lock``
         self._store_lock: StoreLock | None = None
         self._beat: _Beat | None = None
+
+    def take_turn(self, timeout: float = 0.0) -> bool:
+        """Take this process's lock on the key, waiting up to ``timeout`` s; say if taken."""
+        assert self._flight is not None
+        lock = self._flight.lock
+        self._locked = lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(False)
+        return self._locked
 
     def _hold(self, lock: StoreLock, ttl: float) -> None:
         """Keep ``lock`` refreshed every ``ttl / 3`` seconds until released."""
@@ -99,9 +115,10 @@ class Claim:
             _release_quietly(lock)
         if self._flight is not None:
             flight, self._flight = self._flight, None
-            if flight.lock.locked():
+            if self._locked:
+                self._locked = False
                 flight.lock.release()
-            _leave(self._name, flight)
+            leave(self._name, flight)
 
     def __enter__(self) -> Claim:
         return self
@@ -193,6 +210,38 @@ def _refresh(beat: _Beat) -> None:
 _heartbeats = _Heartbeats()
 
 
+class Request:
+    """What one caller waits for: the key of a cache, how to load it, and for how long."""
+
+    __slots__ = ("cache", "deadline", "key", "load", "timeout", "ttl", "warn")
+
+    def __init__(
+        self,
+        cache: Any,
+        key: Hashable,
+        load: Load,
+        timeout: float,
+        ttl: float,
+        warn: Callable[[str], None],
+    ) -> None:
+        self.cache = cache
+        self.key = key
+        self.load = load
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.ttl = ttl
+        self.warn = warn
+
+    def remaining(self) -> float:
+        """Return the seconds left to wait (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    def give_up(self, outcome: Claim) -> Claim:
+        """Stop waiting: warn once and let ``outcome`` compute without the locks it lacks."""
+        self.warn(_waited(self.timeout))
+        return outcome
+
+
 def claim(
     cache: Any,
     key: Hashable,
@@ -208,43 +257,69 @@ def claim(
     claim has ``hit`` set when waiting produced a result; otherwise this caller holds
     the locks and must call ``release()`` after storing (``hit`` is ``None``).
     """
-    deadline = time.monotonic() + timeout
-    name, flight = _enter(cache, key)
+    request = Request(cache, key, load, timeout, ttl, warn)
+    name, flight = join(cache, key)
     outcome = Claim(name, flight)
     try:
-        if not flight.lock.acquire(blocking=False):
-            # Another thread here computes this key: wait for it, then look again.
-            if not flight.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                warn(_waited(timeout))
-                outcome._flight = None
-                _leave(name, flight)
-                return outcome
-            outcome.hit = load()
-            if outcome.hit is not None:
-                outcome.release()
-                return outcome
-        store_lock = _store_lock(cache, key, ttl)
-        if store_lock is None:
-            return outcome
-        pause = _FIRST_PAUSE
-        while True:
-            if _try(store_lock):
-                # The holder may have stored the entry just before letting go.
-                outcome.hit = load()
-                if outcome.hit is not None:
-                    _release_quietly(store_lock)
-                    outcome.release()
-                else:
-                    outcome._hold(store_lock, ttl)
-                return outcome
-            if time.monotonic() + pause > deadline:
-                warn(_waited(timeout))
-                return outcome
+        waited = not outcome.take_turn()
+        # Another thread here computes this key: wait for it, then look again.
+        if waited and not outcome.take_turn(request.remaining()):
+            outcome.release()  # leaves the flight: this caller holds nothing
+            return request.give_up(outcome)
+        for pause in decide(outcome, request, waited):
             time.sleep(pause)
-            pause = min(pause * 2, _MAX_PAUSE)
+        return outcome
     except BaseException:
         outcome.release()
         raise
+
+
+def decide(outcome: Claim, request: Request, waited: bool) -> Generator[float, None, None]:
+    """With this process's turn taken, find the result or take the store's lock on the key.
+
+    The steps every caller takes once no other caller of this process holds the key,
+    whether it waits by blocking (threads) or by awaiting (tasks): if it waited, the
+    previous holder may have stored the result; else it tries the store's lock, and
+    yields each pause to wait before trying again. On return ``outcome`` has its ``hit``,
+    or holds the store's lock (refreshed), or computes without it (no lock, out of time).
+    """
+    if waited and found(outcome, request.load):
+        return
+    store_lock = _store_lock(request.cache, request.key, request.ttl)
+    if store_lock is None:
+        return
+    if not (yield from poll(lambda: _try(store_lock), request.deadline)):
+        request.give_up(outcome)
+        return
+    # The holder may have stored the entry just before letting go.
+    if found(outcome, request.load):
+        _release_quietly(store_lock)
+    else:
+        outcome._hold(store_lock, request.ttl)
+
+
+def found(outcome: Claim, load: Load) -> bool:
+    """Load the entry into ``outcome.hit``; if it is there, release ``outcome`` and say so."""
+    outcome.hit = load()
+    if outcome.hit is None:
+        return False
+    outcome.release()
+    return True
+
+
+def poll(attempt: Callable[[], bool], deadline: float) -> Generator[float, None, bool]:
+    """Try ``attempt`` until it succeeds (return ``True``) or time runs out (``False``).
+
+    Yields the pause to wait before each new try: growing, so a short wait is noticed
+    soon and a long one costs few tries. The caller sleeps or awaits it.
+    """
+    pause = _FIRST_PAUSE
+    while not attempt():
+        if time.monotonic() + pause > deadline:
+            return False
+        yield pause
+        pause = min(pause * 2, _MAX_PAUSE)
+    return True
 
 
 def _store_lock(cache: Any, key: Hashable, ttl: float) -> StoreLock | None:

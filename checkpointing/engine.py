@@ -168,7 +168,18 @@ class CallEngine(Generic[C]):
         caller computes (and must ``release()`` the claim after storing).
         """
         from checkpointing._dedup import claim
-        from checkpointing.config import defaults
+
+        return claim(self.cache, key, self._loader(key, call, started), **self._waiting())
+
+    async def claim_async(self, key: Hashable, call: C, started: float) -> Claim:
+        """Like :meth:`claim`, awaiting instead of blocking (see ``_dedup_async``)."""
+        from checkpointing._dedup_async import claim_async
+
+        load = self._loader(key, call, started)
+        return await claim_async(self.cache, key, load, **self._waiting())
+
+    def _loader(self, key: Hashable, call: C, started: float) -> Callable[[], tuple[Any] | None]:
+        """Return how a waiter loads ``key``: ``(result,)`` once stored, else ``None``."""
 
         def load() -> tuple[Any] | None:
             # Quiet: the lookup that missed already reported any failure of the cache.
@@ -180,29 +191,42 @@ class CallEngine(Generic[C]):
             self.publish("hit", key, time.perf_counter() - started, run_time)
             return (result,)
 
-        return claim(
-            self.cache,
-            key,
-            load,
-            timeout=float(defaults["checkpoint.dedup_timeout"]),
-            ttl=float(defaults["checkpoint.lock_ttl"]),
-            warn=self.subject.warn,
-        )
+        return load
+
+    def _waiting(self) -> dict[str, Any]:
+        """Return the settings of waiting: timeout, lock lifetime and how to warn."""
+        from checkpointing.config import defaults
+
+        return {
+            "timeout": float(defaults["checkpoint.dedup_timeout"]),
+            "ttl": float(defaults["checkpoint.lock_ttl"]),
+            "warn": self.subject.warn,
+        }
 
     async def call_async(
         self, key: Hashable | None, call: C, force: bool = False, started: float = 0.0
     ) -> Any:
         """Like :meth:`call` for a subject whose ``run`` returns an awaitable."""
         started = started or time.perf_counter()
+        claim = None
         if key is not None and not force:
             hit = self.lookup(key, call, started)
             if hit is not None:
                 return hit[0]
-        extra = None if key is None else self.subject.components(call)
-        start = time.perf_counter()
-        awaitable: Awaitable[Any] = self.subject.run(call)
-        result = await awaitable
-        self.finish(key, call, result, time.perf_counter() - start, force, extra)
+            if self.dedup:
+                claim = await self.claim_async(key, call, started)
+                if claim.hit is not None:
+                    return claim.hit[0]
+        try:
+            extra = None if key is None else self.subject.components(call)
+            start = time.perf_counter()
+            awaitable: Awaitable[Any] = self.subject.run(call)
+            result = await awaitable
+            self.finish(key, call, result, time.perf_counter() - start, force, extra)
+        finally:
+            # Also on failure or cancellation: a waiter then computes itself.
+            if claim is not None:
+                claim.release()
         return result
 
     # -- the two halves --------------------------------------------------------------------
