@@ -114,6 +114,10 @@ class _Worker:
         env = dict(os.environ)
         # The worker imports this package wherever the run was started from.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_REPO_ROOT, env.get("PYTHONPATH")]))
+        # Measure as users run: with bytecode caches. An environment that turns them off
+        # (PYTHONDONTWRITEBYTECODE, set in some sandboxes and CI images) would make every
+        # process case compile the library's modules from source each time.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         # Lives as long as the worker; close() closes it.
         self._stderr = tempfile.TemporaryFile(mode="w+", dir=base)  # noqa: SIM115
         self._process = subprocess.Popen(
