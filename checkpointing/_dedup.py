@@ -142,6 +142,9 @@ class _Beat:
         self.mutex = threading.Lock()
 
 
+_IDLE_NAP = 5.0
+
+
 class _Heartbeats:
     """The one daemon thread that refreshes every lock this process holds, when due."""
 
@@ -155,6 +158,10 @@ class _Heartbeats:
         self._wake = threading.Condition(threading.Lock())
         self._beats: set[_Beat] = set()
         self._thread: threading.Thread | None = None
+        # When the thread will wake by itself: a lock due later needs no wake-up call, so
+        # a miss does not pay for a thread switch (the common case: every lock has the
+        # same interval, and the thread naps at most _IDLE_NAP seconds when idle).
+        self._wakes_at = 0.0
 
     def add(self, lock: StoreLock, interval: float) -> _Beat:
         """Start refreshing ``lock`` every ``interval`` seconds."""
@@ -166,7 +173,8 @@ class _Heartbeats:
                     target=self._run, name="checkpointing-lock-heartbeat", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            elif beat.due < self._wakes_at:
+                self._wake.notify()
         return beat
 
     def remove(self, beat: _Beat) -> None:
@@ -183,8 +191,9 @@ class _Heartbeats:
                 now = time.monotonic()
                 due = [beat for beat in self._beats if beat.due <= now]
                 if not due:
-                    nearest = min((beat.due for beat in self._beats), default=None)
-                    wake.wait(None if nearest is None else nearest - now)
+                    nearest = min((beat.due for beat in self._beats), default=now + _IDLE_NAP)
+                    self._wakes_at = min(nearest, now + _IDLE_NAP)
+                    wake.wait(self._wakes_at - now)
                     continue
                 for beat in due:
                     beat.due = now + beat.interval
