@@ -19,7 +19,8 @@ One deadline (``defaults["checkpoint.dedup_timeout"]``) covers all three turns, 
 warning when it passes. A computation that fails or is cancelled lets go like one that
 stored its result: the next waiter looks for the result, finds none and computes itself;
 it never receives the other call's exception. A waiter cancelled while it waits passes
-its turn on, even one handed to it a moment before.
+its turn on, even one handed to it a moment before. A coroutine run by another async
+library than asyncio (no asyncio event loop runs) computes without waiting.
 """
 
 from __future__ import annotations
@@ -148,9 +149,17 @@ async def claim_async(
     As :func:`checkpointing._dedup.claim`, but every wait is awaited: the event loop
     keeps running the other tasks meanwhile.
     """
-    request = Request(cache, key, load, timeout, ttl, warn)
     name, flight = join(cache, key)
-    outcome = AsyncClaim(name, flight, asyncio.get_running_loop())
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # Run by another async library (trio...), whose tasks cannot await asyncio's
+        # futures and sleeps: this call computes without waiting, as with dedup off.
+        outcome = Claim(name, flight)
+        outcome.release()
+        return outcome
+    request = Request(cache, key, load, timeout, ttl, warn)
+    outcome = AsyncClaim(name, flight, loop)
     try:
         waited = outcome.waits()
         if not await outcome.take_queue(request.remaining()):

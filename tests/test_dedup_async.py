@@ -223,3 +223,90 @@ def test_an_async_waiter_computes_itself_after_the_timeout(tmp_path: Path, kind:
         defaults.reset()
         holder.join()
     assert computations(tmp_path) == 2
+
+
+@pytest.mark.parametrize("kind", ["memory", "directory"])
+def test_cancelling_a_waiting_task_leaves_the_others_waiting(tmp_path: Path, kind: str) -> None:
+    """A waiter cancelled while it waits neither computes nor stops the others loading."""
+    slow = counted(tmp_path, kind, 0.5)
+
+    async def main() -> list[Any]:
+        first = asyncio.create_task(slow(1))
+        await until_computing(tmp_path)
+        waiters = [asyncio.create_task(slow(1)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        waiters[1].cancel()
+        return list(await asyncio.gather(first, *waiters, return_exceptions=True))
+
+    first, waiter, cancelled, last = asyncio.run(main())
+    assert (first, waiter, last) == (2, 2, 2)
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert computations(tmp_path) == 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "directory"])
+def test_cancelling_a_task_of_another_loop_lets_this_one_compute(tmp_path: Path, kind: str) -> None:
+    """A computing task of another thread's loop, cancelled, lets a waiter here compute."""
+    log = str(tmp_path / "count")
+    cache: Any = MemoryCache() if kind == "memory" else str(tmp_path / "cache")
+
+    @checkpoint(cache=cache)
+    async def slow(x: int) -> int:
+        with open(log, "a") as file:
+            file.write("ran\n")
+        with open(log) as file:
+            first = len(file.readlines()) == 1
+        await asyncio.sleep(30 if first else 0.1)  # only the first run is long
+        return x + 1
+
+    cancel = threading.Event()
+
+    async def cancelled_holder() -> bool:
+        task = asyncio.create_task(slow(1))
+        while not cancel.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return task.cancelled()
+
+    holder, held = in_other_thread(cancelled_holder)
+    try:
+
+        async def main() -> int:
+            await until_computing(tmp_path)
+            waiter = asyncio.create_task(slow(1))
+            await asyncio.sleep(0.1)
+            assert computations(tmp_path) == 1  # it waits for the other loop
+            cancel.set()
+            value: int = await asyncio.wait_for(waiter, 60)
+            return value
+
+        began = time.monotonic()
+        assert asyncio.run(main()) == 2
+    finally:
+        cancel.set()
+        holder.join()
+    assert held == [True]
+    assert computations(tmp_path) == 2
+    assert time.monotonic() - began < 20  # not the cancelled holder's 30 s
+
+
+def test_a_coroutine_run_without_asyncio_computes_without_waiting(tmp_path: Path) -> None:
+    """A coroutine driven by another runner than asyncio (as trio does) runs and stores."""
+    log = str(tmp_path / "count")
+
+    @checkpoint(cache=str(tmp_path / "cache"))
+    async def plain(x: int) -> int:
+        with open(log, "a") as file:
+            file.write("ran\n")
+        return x + 1
+
+    def drive(coroutine: Any) -> Any:
+        """Run a coroutine that never suspends, with no event loop at all."""
+        with pytest.raises(StopIteration) as done:
+            coroutine.send(None)
+        return done.value.value
+
+    assert drive(plain(1)) == 2
+    assert drive(plain(1)) == 2
+    assert computations(tmp_path) == 1
