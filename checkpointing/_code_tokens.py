@@ -36,7 +36,13 @@ from checkpointing._classify import is_user_class, is_user_module, module_of, pa
 from checkpointing._module_content import module_content_token
 from checkpointing._object_tokens import library_object_token, user_object_token
 from checkpointing._observed import observed_extras
-from checkpointing._profile import ambient_inputs, code_identity, free_values, profile_of
+from checkpointing._profile import (
+    ModuleNamespace,
+    ambient_inputs,
+    code_identity,
+    free_values,
+    profile_of,
+)
 from checkpointing._subclasses import (
     discovered_subclasses,
     members_read_subclasses,
@@ -145,6 +151,15 @@ def _module_token(context: TokenContext, module: ModuleType) -> Any:
     return token if extra is None else (token, extra())
 
 
+def _namespace_token(context: TokenContext, namespace: ModuleNamespace) -> Any:
+    # Code that reads globals by computed names reads its whole module, __main__ too.
+    module = namespace.module
+    earlier = context.first_visit(module)
+    if earlier is not None:
+        return ("seen-module", module.__name__, earlier)
+    return ("namespace", module_content_token(module, _content_digest))
+
+
 def _content_digest(value: object) -> bytes:
     """Hash one part of a module's content on its own, canonically (xxh3-128)."""
     from checkpointing._hashing import hash_values  # _hashing imports this module
@@ -188,6 +203,7 @@ _BY_TYPE: dict[type, Handler] = {
     frozenset: _set_token,
     FunctionType: _function_token,
     ModuleType: _module_token,
+    ModuleNamespace: _namespace_token,
     BuiltinFunctionType: _builtin_token,
     CodeType: _code_token,
     property: _descriptor_token,

@@ -41,6 +41,7 @@ identified by its type only, so reaching its module stays cacheable.
 from __future__ import annotations
 
 import operator
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,8 +181,9 @@ def _split(module: ModuleType, namespace: dict[str, Any], digest: Digest) -> _Sp
     functions: list[FunctionType] = []
     chains: dict[tuple[str, tuple[str, ...]], None] = {}
     reached: list[object] = []
+    history = module.__name__ == "__main__" and "get_ipython" in namespace
     for name, value in list(namespace.items()):
-        if name in _MODULE_NOISE:
+        if name in _MODULE_NOISE or (history and _is_history(name)):
             continue
         profile = profile_of(value) if _is_own_function(value, namespace) else None
         if profile is not None and not any(cell == IMPORTED for cell, _, _ in profile.plan):
@@ -213,6 +215,16 @@ def _split(module: ModuleType, namespace: dict[str, Any], digest: Digest) -> _Sp
         states=states_used_by(reached),
         version=registry_version(),
     )
+
+
+# IPython's input and output history in a notebook's namespace: rebound by every cell,
+# read by code only through these names (a cell reading them has them as inputs).
+_HISTORY = re.compile(r"_+|_i+|_i?\d+|In|Out|_ih|_oh|_dh|exit|quit|get_ipython")
+
+
+def _is_history(name: str) -> bool:
+    """Tell whether ``name`` is one of IPython's history variables."""
+    return _HISTORY.fullmatch(name) is not None
 
 
 def _is_own_function(value: object, namespace: dict[str, Any]) -> bool:

@@ -520,6 +520,43 @@ def test_renamed_local_read_by_eval_reruns(tmp_path: Path) -> None:
     )
 
 
+DYNAMIC_READS = {
+    "globals()[name]": 'globals()["SCALE"]',
+    "globals().get": 'globals().get("SCALE", 1)',
+    "eval": 'eval("SCALE")',
+    "helper reads globals()": "lookup('SCALE')",
+}
+
+
+@pytest.mark.parametrize("read", DYNAMIC_READS.values(), ids=DYNAMIC_READS)
+def test_global_read_by_a_computed_name_reruns_when_edited(tmp_path: Path, read: str) -> None:
+    """Code that reads globals by name at run time depends on its whole module."""
+    template = """
+    from checkpointing import checkpoint
+
+    SCALE = {value}
+    OTHER = []
+
+    def lookup(name):
+        return globals()[name]
+
+    @checkpoint()
+    def foo(x):
+        print("Running")
+        return x * {read}
+
+    print(foo(3))
+    """
+    script = template.replace("{read}", read)
+    run_steps(
+        tmp_path,
+        Step(script.replace("{value}", "2"), "Running\n6\n"),
+        Step(script.replace("{value}", "2"), "6\n"),
+        Step(script.replace("{value}", "5"), "Running\n15\n"),
+        Step(script.replace("{value}", "5"), "15\n"),
+    )
+
+
 # --- names and docstrings read by the code (item 9) ----------------------------------------
 
 NAME_READERS = {

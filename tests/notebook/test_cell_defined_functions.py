@@ -344,3 +344,22 @@ def test_recovery_in_a_kernel_under_ipykernel_cell_name(run_notebook: Any, tmp_p
     assert again.outputs[-2] == "result 107\n"
     edited = run_notebook([*notebook(helper=3), probe], tmp_path, env=env)
     assert edited.outputs[-2] == "Running\nresult 110\n"
+
+
+def test_function_reading_globals_by_name_hits_across_cells_and_sees_edits(
+    shell: Any, run_cell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``globals()[name]`` in a cell's function: other cells and history leave it a hit."""
+    run_cell(shell, "from checkpointing import checkpoint\nSCALE = 2")
+    run_cell(
+        shell,
+        "@checkpoint()\ndef f(x):\n    print('Running')\n    return x * globals()['SCALE']\n",
+    )
+    assert run_cell(shell, "f(3)") == 6
+    assert runs(capsys) == 1
+    run_cell(shell, "1 + 1")  # new history entries: _, _N, Out, In
+    assert run_cell(shell, "f(3)") == 6
+    assert runs(capsys) == 0
+    run_cell(shell, "SCALE = 5")
+    assert run_cell(shell, "f(3)") == 15
+    assert runs(capsys) == 1
