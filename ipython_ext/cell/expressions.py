@@ -22,6 +22,7 @@ from checkpointing.hooks import (
     analyse_scopes,
     observed_attributes,
 )
+from ipython_ext.cell.dynamic_reads import code_evaluated, name_looked_up
 from ipython_ext.cell.ipython_calls import expansions, nested_run
 from ipython_ext.cell.source import parse_cell
 
@@ -263,6 +264,8 @@ class ExpressionWalker:
         if not isinstance(node.ctx, ast.Load):
             self.modify(node)
         self.children(node)
+        if isinstance(node, ast.Subscript) and (name := name_looked_up(node)) is not None:
+            self.load(name)  # ``globals()["K"]`` reads K
 
     def expr_Attribute(self, node: ast.Attribute) -> None:
         """Visit ``x.a.b``: the base is read with the attribute chain read from it."""
@@ -333,6 +336,11 @@ class ExpressionWalker:
     def expr_Call(self, node: ast.Call) -> None:
         """Visit a call, and what it runs if it is a shell command or a magic."""
         self.children(node)
+        if (name := name_looked_up(node)) is not None:
+            self.load(name)  # ``globals().get("K")`` reads K
+        if (evaluated := code_evaluated(node)) is not None:
+            self._embedded_code(evaluated)  # ``eval("K * 2")`` reads K
+            return
         run = nested_run(node)
         if run is None:
             return

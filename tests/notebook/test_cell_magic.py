@@ -851,3 +851,16 @@ def test_warnings_are_shown_without_a_file_and_line(shell):
     shell.run_cell("%unload_ext checkpointing")
     plain = warnings.formatwarning("not cached", CheckpointingWarning, "%%checkpoint", 1, "")
     assert plain.startswith("%%checkpoint:1: CheckpointingWarning")
+
+
+@pytest.mark.parametrize("read", ["eval('K * 2')", "globals()['K'] * 2", "globals().get('K') * 2"])
+def test_name_read_through_a_constant_string_is_an_input(shell, tmp_path, read):
+    """``eval("K * 2")`` or ``globals()["K"]`` in a cell: a new ``K`` re-runs it."""
+    body = "%%checkpoint\n" + COUNT + f"y = {read}\n"
+    ok(shell, "K = 1")
+    ok(shell, body)
+    ok(shell, body)
+    assert (runs(tmp_path), shell.user_ns["y"]) == (1, 2)
+    ok(shell, "K = 5")
+    ok(shell, body)
+    assert (runs(tmp_path), shell.user_ns["y"]) == (2, 10)

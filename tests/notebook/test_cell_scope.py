@@ -47,6 +47,24 @@ def test_globals_read_by_functions_the_cell_calls_are_inputs(code: str, inputs: 
 
 
 @pytest.mark.parametrize(
+    ("code", "inputs"),
+    [
+        ("y = eval('K * 2')", ["eval", "K"]),
+        ("y = eval('[v * w for v in xs]')", ["eval", "xs", "w"]),
+        ("exec('z = K')\ny = z", ["exec", "K"]),
+        ("y = globals()['K']", ["globals", "K"]),
+        ("y = globals().get('K', 0)", ["globals", "K"]),
+        ("K = 1\ny = eval('K')", []),
+        ("y = eval(expression)", ["eval", "expression"]),  # computed: see the guide
+    ],
+)
+def test_names_read_through_constant_strings_are_inputs(code: str, inputs: list[str]) -> None:
+    """``eval``/``exec`` of a constant string and ``globals()["K"]`` read what they name."""
+    found = [name for name in analyse_cell(code).inputs if name not in ("eval", "exec", "globals")]
+    assert sorted(found) == sorted(n for n in inputs if n not in ("eval", "exec", "globals"))
+
+
+@pytest.mark.parametrize(
     ("code", "imports"),
     [
         ("import helpers\ny = helpers.f(1)", [("helpers", ()), ("helpers", ("f",))]),
