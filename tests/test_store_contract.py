@@ -8,6 +8,7 @@ contract of ``tests/test_cache_contract.py``, through a ``StoreCache`` over it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +163,21 @@ def test_fetch_returns_small_entries_whole(store: Store) -> None:
     assert isinstance(large, EntryReader)
     assert read_all(large) == b"y" * 5000
     assert store.fetch("absent", 1000) is None
+
+
+def test_uses_are_recorded_and_deleted_with_the_entry(store: Store) -> None:
+    """touch() counts hits and the last use; usages() reads many; delete() forgets them."""
+    store.put("used", [b"x"])
+    store.put("unused", [b"y"])
+    before = time.time()
+    for _ in range(3):
+        store.touch("used")
+    hits, last_used = store.usage("used")
+    assert hits == 3
+    assert last_used is not None
+    assert before - 1 <= last_used <= time.time() + 1
+    assert store.usages(["used", "unused"]) == {"used": (3, last_used), "unused": (0, None)}
+    assert store.delete("used")
+    assert store.usage("used") == (0, None)
+    store.put("used", [b"x"])  # the same key again: a new entry starts with no uses
+    assert store.usage("used") == (0, None)

@@ -267,13 +267,13 @@ class StoreCache(CacheBase):
                 continue
         return found
 
-    def _info(self, key: str, head: codec.EntryHead) -> EntryInfo:
-        """Build the ``EntryInfo`` of an entry from its head and the store's usage record."""
+    def _info(self, key: str, head: codec.EntryHead, usage: tuple[int, float | None]) -> EntryInfo:
+        """Build the ``EntryInfo`` of an entry from its head and its usage record."""
         meta = head.meta
         context_id: Any = ListedId(key, str(meta.get("context_id")))
         with contextlib.suppress(ValueError, TypeError):
             context_id = decode_id(meta.get("id"))
-        hits, last_used = self.store.usage(key)
+        hits, last_used = usage
         extra = meta.get("extra")
         return EntryInfo(
             context_id=context_id,
@@ -290,7 +290,13 @@ class StoreCache(CacheBase):
 
     def entries(self) -> list[EntryInfo]:
         """List the metadata of every readable entry (never unpickling anything)."""
-        return [self._info(key, head) for key, head in self._heads()]
+        heads = self._heads()
+        # One bulk read: a remote store answers for every entry in a few requests.
+        try:
+            usages = self.store.usages([key for key, _ in heads])
+        except OSError:
+            usages = {}  # usage is a hint: a listing without it is still a listing
+        return [self._info(key, head, usages.get(key, (0, None))) for key, head in heads]
 
     def delete(self, context_id: Any) -> bool:
         """Remove the entry of ``context_id``; return whether there was one."""

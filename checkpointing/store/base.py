@@ -14,9 +14,10 @@ Subclass :class:`Store` and implement the four abstract methods; each one's docs
 exactly what it must do. Then set the three descriptive attributes (``location``,
 ``identity``, ``label``), never including a password or token in them. Override the
 optional methods when the backend can do better than their defaults: ``quarantine`` (keep
-a damaged entry aside instead of deleting it), ``touch``/``usage`` (record uses, for
-listings and eviction), ``reclaim`` (remove leftovers of crashed writers) and ``lock``
-(one computation per key). Keys are plain strings of ``[0-9a-z_.-]``, at most 200
+a damaged entry aside instead of deleting it), ``touch``/``usage``/``usages`` (record uses,
+for listings and eviction; ``checkpointing.store._usage.UsageBatcher`` batches the
+writes), ``reclaim`` (remove leftovers of crashed writers) and ``lock`` (one computation
+per key). Keys are plain strings of ``[0-9a-z_.-]``, at most 200
 characters, so they are valid file names and object names everywhere.
 
 Errors: return ``None`` from ``get`` and ``False`` from ``delete`` when the key is absent;
@@ -30,7 +31,7 @@ from __future__ import annotations
 import builtins
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
@@ -196,6 +197,10 @@ class Store(ABC):
     def usage(self, key: str) -> tuple[int, float | None]:
         """Return ``(hits, last_used)`` recorded by ``touch``; ``(0, None)`` if unknown."""
         return 0, None
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return ``usage`` of each of ``keys``; override to read them all in a few requests."""
+        return {key: self.usage(key) for key in keys}
 
     def reclaim(self) -> int:
         """Remove leftovers of writers that died (temporary files); return how many."""

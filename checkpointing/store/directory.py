@@ -33,7 +33,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from checkpointing.exceptions import StorageError
@@ -372,6 +372,10 @@ class DirectoryStore(Store):
     def usage(self, key: str) -> tuple[int, float | None]:
         """Return the hit count and last-use time recorded for ``key``."""
         return self._usage.usage(key)
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return the hit count and last-use time recorded for each of ``keys``."""
+        return self._usage.usages(keys)
 
     def reclaim(self) -> int:
         """Delete temp files left by writers that died; return how many."""

@@ -2,7 +2,8 @@
 
 Each entry is one object ``<root>/<key><ENTRY_SUFFIX>`` holding the bytes the entry codec
 produced, so an object-storage cache has the same format as the local one. Lock objects
-live under ``<root>/.locks/``.
+live under ``<root>/.locks/``, hit counts and last-use times under ``<root>/.usage/``
+(batched: a hit writes nothing, see :mod:`checkpointing.store._object_usage`).
 
 Publishing. On object stores (S3, GCS, Azure, memory) an object becomes visible only once
 its upload completes, so writing the object is the publish step: a reader sees the old
@@ -28,11 +29,12 @@ import asyncio
 import contextlib
 import posixpath
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from checkpointing.exceptions import StorageError
+from checkpointing.store._object_usage import ObjectUsage
 from checkpointing.store._remote import HEAD_BYTES, PinnedRangeReader, is_unreachable
 from checkpointing.store.base import BytesReader, EntryReader, Store, check_key
 from checkpointing.store.locks import LeaseFile, StoreLock
@@ -140,6 +142,8 @@ class FsspecStore(Store):
         self._identity = self._location + suffix
         self.label = _LABELS.get(protocol, protocol)
         self._atomic_objects = protocol in _OBJECT_STORES
+        leases = _ObjectLeases(fs, f"{self.root}/.locks")
+        self._usage = ObjectUsage(fs, self.root, leases, self.list)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -270,6 +274,7 @@ class FsspecStore(Store):
             return False
         except Exception as exc:
             raise self._failure("delete", key, exc) from exc
+        self._usage.forget(key)
         return True
 
     def list(self) -> Iterator[str]:
@@ -285,6 +290,22 @@ class FsspecStore(Store):
             base = posixpath.basename(str(name).rstrip("/"))
             if base.endswith(ENTRY_SUFFIX) and not base.startswith("."):
                 yield base[: -len(ENTRY_SUFFIX)]
+
+    def touch(self, key: str) -> None:
+        """Count a hit of ``key`` in memory (written in a batch in the background)."""
+        self._usage.touch(key)
+
+    def usage(self, key: str) -> tuple[int, float | None]:
+        """Return the hits and last use of ``key``, this process's pending hits included."""
+        return self.usages([key]).get(key, (0, None))
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return the hits and last use of each of ``keys`` (one request per usage object)."""
+        keys = [check_key(key) for key in keys]
+        try:
+            return self._usage.read(keys)
+        except Exception as exc:
+            raise self._failure("read the usage of", "entries", exc) from exc
 
     def lock(self, key: str, ttl: float) -> StoreLock | None:
         """Return a lock object ``<root>/.locks/<key>.lock`` expiring ``ttl`` s after refresh."""

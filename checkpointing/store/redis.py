@@ -6,6 +6,8 @@ Layout under a key prefix (default ``checkpointing``)::
     <prefix>:lock:<key>    a lock taken with ``SET NX PX`` (redis-py's ``Lock``)
     <prefix>:tmp:<random>  an entry being uploaded in pieces, renamed when complete
     <prefix>:read:<random> a snapshot of a large entry being read
+    <prefix>:usage:hits    a hash: entry key -> number of hits
+    <prefix>:usage:used    a hash: entry key -> last use (POSIX time)
 
 Reading. Looking up a result is one plain ``GET`` (``fetch``): the cheapest round trip,
 and it reads one version whole. Listing uses ``get``, which reads heads only: one script
@@ -20,6 +22,9 @@ never see a partial value and the parts are never joined in memory. Values above
 ``max_entry_size`` (default 64 MiB) are refused with a ``StorageError`` that says to use
 object storage for such results: Redis keeps everything in memory.
 
+Usage. A hit only counts in memory; a background thread sends the counts at most once a
+second, and at exit, in one round trip (see :mod:`checkpointing.store._redis_usage`).
+
 Listing uses ``SCAN`` over the entry prefix, never ``KEYS *``. Credentials come from the
 URL (``redis://user:password@host:6379/0``, ``rediss://`` for TLS) or redis-py options and
 are never part of ``location``, ``identity``, ``repr`` or error messages.
@@ -29,11 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from checkpointing.exceptions import StorageError
+from checkpointing.store._redis_usage import RedisUsage
 from checkpointing.store._remote import HEAD_BYTES, WholeValueReader, is_unreachable
 from checkpointing.store.base import BytesReader, EntryReader, Store, check_key
 from checkpointing.store.locks import StoreLock
@@ -158,6 +164,7 @@ class RedisStore(Store):
             client = redis.Redis.from_url(connect_url, **settings)
         self.client = client
         self._lookup = client.register_script(_LOOKUP)
+        self._usage = RedisUsage(client, prefix)
         self.prefix = prefix
         self.max_entry_size = max_entry_size
         public = strip_userinfo(urlunsplit(parts._replace(query="", fragment="")))
@@ -265,8 +272,12 @@ class RedisStore(Store):
             raise self._failure("write", key, exc) from exc
 
     def delete(self, key: str) -> bool:
-        """Delete the entry ``key``; return whether it existed."""
-        return bool(self.call("delete", key, "delete", self._name("entry", key)))
+        """Delete the entry ``key`` and its usage record; return whether it existed."""
+        name = self._name("entry", key)
+        try:
+            return self._usage.delete_with(key, name)
+        except Exception as exc:
+            raise self._failure("delete", key, exc) from exc
 
     def list(self) -> Iterator[str]:
         """Yield the key of every entry, walking the prefix with ``SCAN``."""
@@ -278,6 +289,30 @@ class RedisStore(Store):
         for name in names:
             text = name.decode() if isinstance(name, bytes) else str(name)
             yield text[start:]
+
+    def touch(self, key: str) -> None:
+        """Count a hit of ``key`` in memory (sent to the server in the background)."""
+        self._usage.touch(key)
+
+    def usage(self, key: str) -> tuple[int, float | None]:
+        """Return the hits and last use of ``key``, this process's pending hits included."""
+        return self.usages([key]).get(key, (0, None))
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return the hits and last use of each of ``keys``, in one round trip."""
+        keys = [check_key(key) for key in keys]
+        try:
+            return self._usage.read(keys)
+        except Exception as exc:
+            raise self._failure("read the usage of", "entries", exc) from exc
+
+    def reclaim(self) -> int:
+        """Drop the usage records of entries that are gone (evicted by the server)."""
+        try:
+            self._usage.drop_orphans()
+        except Exception as exc:
+            raise self._failure("clean up the usage of", "entries", exc) from exc
+        return 0
 
     def lock(self, key: str, ttl: float) -> StoreLock | None:
         """Return a ``SET NX PX`` lock on ``key`` that expires ``ttl`` s after its last refresh."""

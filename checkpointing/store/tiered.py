@@ -3,7 +3,8 @@
 Reads look in the local store first; an entry found only in the shared store is copied
 to the local one as it is read, and served from there from then on. Writes go to the
 shared store (the one the team sees) and then to the local copy. Listing, deleting and
-locking are the shared store's.
+locking are the shared store's; a hit is recorded in both (each batches its writes), and
+hit counts are read from the shared store.
 
 Why a local copy can be trusted: keys are derived from the call context (code, argument
 values, values read), so whatever is stored under a key is a result of that very
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from checkpointing.store.base import BytesReader, EntryReader, Store
 from checkpointing.store.locks import StoreLock
@@ -95,8 +96,23 @@ class TieredStore(Store):
         return self.local.clear_quarantine() + self.shared.clear_quarantine()
 
     def touch(self, key: str) -> None:
-        """Record a use in the local copy (the shared store is not written on a hit)."""
+        """Record a use in both stores (each batches its writes: a hit writes nothing)."""
         self.local.touch(key)
+        self.shared.touch(key)
+
+    def usage(self, key: str) -> tuple[int, float | None]:
+        """Return the shared store's record (the team's uses), else the local copy's."""
+        return self.usages([key]).get(key, (0, None))
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return each key's record in the shared store, else in the local copy."""
+        keys = list(keys)
+        found = self.shared.usages(keys)
+        unknown = [key for key in keys if found.get(key, (0, None)) == (0, None)]
+        if unknown:
+            with contextlib.suppress(OSError):
+                found.update(self.local.usages(unknown))
+        return found
 
     def lock(self, key: str, ttl: float) -> StoreLock | None:
         """Return the shared store's lock: computations are shared, so are their locks."""

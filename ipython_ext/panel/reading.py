@@ -60,7 +60,7 @@ class EntryMemo:
             if known is not None and known[0] == stamp:
                 info = _with_usage(known[1], usage.get(entry_key, (0, None)))
             else:
-                fresh = _read(cache, store, entry_key)
+                fresh = _read(cache, store, entry_key, usage.get(entry_key, (0, None)))
                 if fresh is None:
                     continue
                 info = fresh
@@ -83,7 +83,9 @@ def _entry_file(entry: os.DirEntry[str]) -> bool:
     )
 
 
-def _read(cache: StoreCache, store: DirectoryStore, key: str) -> EntryInfo | None:
+def _read(
+    cache: StoreCache, store: DirectoryStore, key: str, usage: tuple[int, float | None]
+) -> EntryInfo | None:
     """Read one entry's head into its ``EntryInfo``; ``None`` if it is not a readable entry."""
     try:
         reader = store.get(key)
@@ -93,7 +95,7 @@ def _read(cache: StoreCache, store: DirectoryStore, key: str) -> EntryInfo | Non
             head = codec.read_head(reader)
     except (codec.EntryError, OSError):
         return None
-    return cache._info(key, head)
+    return cache._info(key, head, usage)
 
 
 def _usage_table(store: DirectoryStore) -> dict[str, tuple[int, float | None]]:
