@@ -6,7 +6,8 @@ with :class:`checkpointing.cache.StoreCache`.
 
 from __future__ import annotations
 
+from checkpointing.store._usage import UsageBatcher
 from checkpointing.store.base import BytesReader, EntryReader, Store, StoreLock
 from checkpointing.store.directory import DirectoryStore
 
-__all__ = ["BytesReader", "DirectoryStore", "EntryReader", "Store", "StoreLock"]
+__all__ = ["BytesReader", "DirectoryStore", "EntryReader", "Store", "StoreLock", "UsageBatcher"]

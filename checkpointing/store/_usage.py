@@ -52,8 +52,10 @@ _LIVE: weakref.WeakSet[UsageBatcher] = weakref.WeakSet()
 class UsageBatcher:
     """Count hits per key in memory; hand them to :meth:`write` in batches.
 
-    Subclasses implement ``write`` (and read the records back themselves). With
-    ``background=True`` a daemon thread writes, so a hit never waits for I/O.
+    A store calls ``touch`` from its ``touch``, ``flush`` at the start of its ``usage`` (so
+    a process sees its own hits), and ``discard`` or ``forget_later`` when an entry is
+    deleted. Subclasses implement ``write`` and read the records back themselves. With
+    ``background = True`` a daemon thread writes, so a hit never waits for I/O.
     """
 
     background = False

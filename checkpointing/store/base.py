@@ -15,7 +15,7 @@ exactly what it must do. Then set the three descriptive attributes (``location``
 ``identity``, ``label``), never including a password or token in them. Override the
 optional methods when the backend can do better than their defaults: ``quarantine`` (keep
 a damaged entry aside instead of deleting it), ``touch``/``usage``/``usages`` (record uses,
-for listings and eviction; ``checkpointing.store._usage.UsageBatcher`` batches the
+for listings and eviction; ``checkpointing.store.UsageBatcher`` batches the
 writes), ``reclaim`` (remove leftovers of crashed writers) and ``lock`` (one computation
 per key). Keys are plain strings of ``[0-9a-z_.-]``, at most 200
 characters, so they are valid file names and object names everywhere.
