@@ -4,9 +4,8 @@ A script run from a project that has a package called ``json`` puts that package
 ``sys.modules`` under the standard library's name, and a later ``import json`` inside
 checkpointing would get it. The project's package is the user's code (followed by content,
 see ``_classify``); checkpointing itself still needs the real module for its own work. This
-module finds the real one, and when the name is taken, loads a private copy of it under
-the name is taken, loads a private copy of it, leaving the user's ``sys.modules`` entries as
-they were.
+module finds the real one, and when the name is taken, loads a private copy of it,
+leaving the user's ``sys.modules`` entries as they were.
 """
 
 from __future__ import annotations
