@@ -219,7 +219,9 @@ def _split(module: ModuleType, namespace: dict[str, Any], digest: Digest) -> _Sp
 
 # IPython's input and output history in a notebook's namespace: rebound by every cell,
 # read by code only through these names (a cell reading them has them as inputs).
-_HISTORY = re.compile(r"_+|_i+|_i?\d+|In|Out|_ih|_oh|_dh|exit|quit|get_ipython")
+_HISTORY = re.compile(
+    r"_+|_i+|_i?\d+|In|Out|_ih|_oh|_dh|_exit_code|__session__|exit|quit|get_ipython"
+)
 
 
 def _is_history(name: str) -> bool:
