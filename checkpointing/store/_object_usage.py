@@ -18,7 +18,8 @@ lease (``.locks/.usage-compaction.lock``) writes one object with the merged coun
 lists the names it ``replaces``, then deletes those. Readers skip any object a present
 object replaces, so the counts stay right while old objects are being deleted, and after
 a compactor died midway. Compaction also drops the records of keys that have no entry any
-more (deleted by hand, or by a bucket's expiry rule).
+more (deleted by hand, or by a bucket's expiry rule), and deletions older than an hour
+(batches written before a deletion arrive within seconds).
 
 Consistency: counts are hints. A batch lost with a killed process, an object deleted
 under a reader, or clocks that differ between machines (a hit seen as older than a
@@ -48,6 +49,8 @@ COMPACT_ABOVE = 64
 _CHECK_FRACTION = 1 / 16
 _LEASE_NAME = ".usage-compaction.lock"
 _LEASE_TTL = 120.0
+# How long a compaction keeps the record that an entry was deleted, for late batches.
+_FORGET_KEEP = 3600.0
 
 # The merged view: key -> [hits, last use, forgotten at].
 _Merged = dict[str, list[float]]
@@ -157,7 +160,9 @@ class ObjectUsage(UsageBatcher):
             merged = self._merge(records)
             existing = set(self._list_keys())  # listed after reading: hit keys had entries
             hits = {k: [int(v[0]), v[1]] for k, v in merged.items() if v[0] and k in existing}
-            forgotten = {k: v[2] for k, v in merged.items() if v[2] and k in existing}
+            # A deletion only needs to outlive the batches written before it (seconds).
+            recent = time.time() - _FORGET_KEEP
+            forgotten = {k: v[2] for k, v in merged.items() if v[2] > recent and k in existing}
             record: dict[str, Any] = {"hits": hits, "replaces": sorted(records)}
             if forgotten:
                 record["forgotten"] = forgotten

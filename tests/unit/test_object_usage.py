@@ -71,3 +71,13 @@ def test_compaction_keeps_counts_and_drops_deleted_entries() -> None:
     assert store._usage.compact()
     assert len(store._usage._names()) == 1
     assert store.usages(["a", "gone"]) == {"a": (3, now), "gone": (0, None)}
+
+
+def test_compaction_forgets_old_deletions() -> None:
+    """The merged object keeps a recent deletion (late batches) but not an hour-old one."""
+    now = time.time()
+    store = _store_with({"forgotten": {"a": now - 7200, "b": now - 5}})
+    assert store._usage.compact()
+    (name,) = store._usage._names()
+    merged = json.loads(store.fs.cat_file(f"{store.root}/.usage/{name}"))
+    assert merged["forgotten"] == {"b": now - 5}
