@@ -179,3 +179,36 @@ def test_s3_hits_write_few_objects_and_compact(s3_server: S3Server) -> None:
     assert counts["other"][0] == batches
     assert len(usage._names()) <= _object_usage.COMPACT_ABOVE  # merged, not one per batch
     assert reader.usages(["k", "other"]) == counts  # the merged object says the same
+
+
+def _touch_and_wait(store: RedisStore, done: Any) -> None:
+    """In a forked child: count a hit, then stay alive until the parent has seen it."""
+    store.touch("k")
+    done.wait(30)
+
+
+def test_a_forked_child_sends_its_hits_while_running(redis_cache_url: str) -> None:
+    """A forked worker's hits reach the server while it runs, and no hit is sent twice."""
+    import multiprocessing
+
+    store = RedisStore(redis_cache_url)
+    store.put("k", [b"value"])
+    store.touch("k")
+    assert store.usage("k")[0] == 1  # the parent's writer thread is running now
+    store.touch("k")  # pending in the parent when it forks: the child must not send it
+    context = multiprocessing.get_context("fork")
+    done = context.Event()
+    child = context.Process(target=_touch_and_wait, args=(store, done))
+    child.start()
+    try:
+        reader = RedisStore(redis_cache_url)
+        deadline = time.monotonic() + 10
+        while reader.usage("k")[0] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # a second batch would arrive by now
+        assert reader.usage("k")[0] == 3  # two hits of the parent, one of the child
+    finally:
+        done.set()
+        child.join(30)
+    assert child.exitcode == 0
+    assert store.usage("k")[0] == 3
