@@ -156,7 +156,8 @@ def checkpoint(
     ``defaults["cache.filesystem.directory"]``, resolved against the working directory
     now). ``on_error`` is as for :class:`DecoratorCheckpoint`. ``dedup`` (default
     ``defaults["checkpoint.dedup"]``, on) makes concurrent misses on one key, in threads,
-    processes or machines sharing the cache, compute it once while the others wait.
+    async tasks, processes or machines sharing the cache, compute it once while the
+    others wait (async tasks without blocking their event loop).
     ``min_run_time`` (seconds; default ``defaults["checkpoint.min_run_time"]``, 0) leaves
     calls that ran faster than that uncached: loading them would not save time.
     """
