@@ -69,7 +69,15 @@ async def main():
             await asyncio.sleep(0.01)
             ticks += 1
     ticker = asyncio.create_task(tick())
-    results = await asyncio.gather(*(slow(7) for _ in range(3)))
+    calls = asyncio.gather(*(slow(7) for _ in range(3)))
+    if "CANCEL_ON" in os.environ:  # cancel the calls once this file appears, then stay alive
+        while not os.path.exists(os.environ["CANCEL_ON"]):
+            await asyncio.sleep(0.01)
+        calls.cancel()
+        await asyncio.gather(calls, return_exceptions=True)
+        print("cancelled", flush=True)
+        await asyncio.sleep(600)
+    results = await calls
     ticker.cancel()
     print("ticks", ticks, flush=True)
     print(*results, flush=True)
@@ -155,6 +163,34 @@ def test_racing_async_processes_compute_once(cache_url: str, tmp_path: Path) -> 
             # The second of waiting is about 100 ticks; a blocked loop ticks at most once.
             assert int(ticks.split()[1]) >= 10
     assert waited == 2
+
+
+@pytest.mark.slow
+def test_cancelled_async_holder_lets_a_waiting_process_compute(
+    cache_url: str, tmp_path: Path
+) -> None:
+    """A live process whose computing task is cancelled frees the key for a waiting process."""
+    cancel = tmp_path / "cancel"
+    holder = start(cache_url, tmp_path, seconds=600, script=ASYNC_RACER, CANCEL_ON=str(cancel))
+    (tmp_path / "go").touch()
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "computing\n"
+        waiter = start(cache_url, tmp_path, seconds=0, script=ASYNC_RACER)
+        time.sleep(1.0)
+        assert computations(tmp_path) == 1  # the waiter waits for the holder
+        began = time.monotonic()
+        cancel.touch()
+        assert holder.stdout.readline() == "cancelled\n"
+        out, err = finish(waiter)
+        lines = out.splitlines()
+        assert (lines[0], lines[-1]) == ("computing", "70 70 70")
+        assert err == ""
+        assert time.monotonic() - began < 20  # released, not expired (the lock lives 60 s)
+        assert computations(tmp_path) == 2
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,29 @@ def test_a_coroutine_run_without_asyncio_computes_without_waiting(tmp_path: Path
     assert drive(plain(1)) == 2
     assert drive(plain(1)) == 2
     assert computations(tmp_path) == 1
+
+
+def test_an_unreachable_cache_means_computing_not_waiting() -> None:
+    """With the Redis server down, gathered async calls each compute, warning once a call."""
+    from tests.servers import free_port
+
+    port = free_port()
+    calls: list[int] = []
+
+    @checkpoint(cache=f"redis://127.0.0.1:{port}/0")
+    async def double(x: int) -> int:
+        calls.append(x)
+        await asyncio.sleep(0.1)
+        return 2 * x
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(double(21) for _ in range(3))))
+
+    began = time.monotonic()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(main()) == [42, 42, 42]
+    assert calls == [21, 21, 21]
+    assert len(caught) == 3, [str(w.message) for w in caught]
+    assert all(issubclass(w.category, CheckpointingWarning) for w in caught)
+    assert time.monotonic() - began < 10
