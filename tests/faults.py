@@ -32,7 +32,11 @@ from typing import Any
 import numpy as np
 
 from checkpointing import PickleFileCache
-from checkpointing.exceptions import CheckpointingError, CheckpointNotExist
+from checkpointing.exceptions import (
+    CheckpointingError,
+    CheckpointNotExist,
+    ResultNotPicklableError,
+)
 
 __all__ = ["SCENARIOS", "Figures", "run_all"]
 
@@ -119,7 +123,8 @@ _SAVER = textwrap.dedent(
     while True:
         i += 1
         n = 2_000_000 + i  # 16 MB arrays, written out of band
-        cache.save("big", {"tag": i, "array": np.full(n, float(i))})
+        words = [f"{i}-{k}" for k in range(200_000)]  # a 2 MB pickle stream, streamed
+        cache.save("big", {"tag": i, "array": np.full(n, float(i)), "words": words})
     """
 )
 
@@ -129,7 +134,8 @@ def sigkill_during_saves(directory: Path, trials: int = 10) -> Figures:
     figures = Figures("sigkill during saves")
     cache = PickleFileCache(directory)
     rng = random.Random(1)
-    cache.save("big", {"tag": 0, "array": np.full(2_000_000, 0.0)})
+    words = [f"0-{k}" for k in range(200_000)]
+    cache.save("big", {"tag": 0, "array": np.full(2_000_000, 0.0), "words": words})
     leftover_bytes = 0
     for _ in range(trials):
         writer = _python(_SAVER, str(directory))
@@ -145,8 +151,10 @@ def sigkill_during_saves(directory: Path, trials: int = 10) -> Figures:
         if outcome == "hit":
             tag = value["tag"]
             array = value["array"]
-            good = array.shape == (2_000_000 + tag if tag else 2_000_000,) and bool(
-                (array == float(tag)).all()
+            good = (
+                array.shape == (2_000_000 + tag if tag else 2_000_000,)
+                and bool((array == float(tag)).all())
+                and value["words"] == [f"{tag}-{k}" for k in range(200_000)]
             )
             figures.hits += good
             figures.wrong += not good
@@ -207,10 +215,12 @@ def racing_processes(directory: Path, processes: int = 6, rounds: int = 60) -> F
 
 
 def _values() -> dict[str, Any]:
-    """Return results of three shapes: a small object, a large array, a mixed dict."""
+    """Return results of four shapes: small, a large array, mixed, a long pickle stream."""
     rng = np.random.default_rng(7)
     return {
         "small": {"numbers": list(range(50)), "text": "some text", "ratio": 0.25},
+        # Larger than the first read: checked in one pass over the file, unpickled in another.
+        "stream": [f"word {i}" for i in range(20_000)],
         "array": rng.random(40_000),
         "mixed": {"a": rng.integers(0, 1000, 30_000), "label": "x" * 500, "n": 3},
     }
@@ -334,10 +344,17 @@ def planted_pickles(directory: Path, trials: int = 6) -> Figures:
     except TypeError:
         figures.notes.append("no signed caches in this version")
     else:
+        # Long pickle streams (checked in a pass over the file before a second pass
+        # unpickles them), signed with a key other than the team's.
+        stranger = PickleFileCache(directory, secret="not the team's secret")
+        words = [f"word {i}" for i in range(20_000)]
         for n in range(trials):
-            figures.trials += 1
-            outcome, _ = _lookup(signed, f"result{n}")
-            figures.misses += outcome == "miss"
+            stranger.save(f"long{n}", [_Planted(str(markers / f"long-{n}")), *words])
+        for n in range(trials):
+            for key in (f"result{n}", f"long{n}"):
+                figures.trials += 1
+                outcome, _ = _lookup(signed, key)
+                figures.misses += outcome == "miss"
         runs_signed = len(list(markers.iterdir())) - runs_listing
         figures.wrong += runs_signed
         figures.notes.append(f"code runs on load by a signed cache: {runs_signed}")
@@ -488,6 +505,16 @@ def full_file_system(directory: Path) -> Figures:
                 figures.wrong += not _same(got, value)
             else:
                 figures.errors += 1
+        # A long pickle stream, written as it is pickled, into the full file system: a
+        # storage error (not "not picklable"), and nothing left behind.
+        figures.trials += 1
+        try:
+            cache.save("words", [f"word {i}" for i in range(1_000_000)])
+        except ResultNotPicklableError:
+            figures.errors += 1
+            figures.notes.append("a full disk was reported as an unpicklable result")
+        except (CheckpointingError, OSError):
+            figures.misses += 1
         figures.leftovers = len(_temp_files(mount / "cache"))
         figures.notes.append(f"{figures.misses} saves refused for lack of space")
     return figures

@@ -29,8 +29,8 @@ from checkpointing.exceptions import (
     StorageError,
 )
 
-# The version-2 header, spelled out independently of the implementation.
-HEADER = struct.Struct("<4sHHddIQII16s16sQ")
+# The version-3 header, spelled out independently of the implementation.
+HEADER = struct.Struct("<4sHHddIQI16s16s32sQ")
 NAMES = ["magic", "version", "flags", "created", "run_time", "meta_len", "pickle_len"]
 
 
@@ -39,21 +39,23 @@ def read_header(path: Path) -> dict[str, Any]:
     data = path.read_bytes()
     fields = HEADER.unpack_from(data)
     header = dict(zip(NAMES, fields[:7], strict=True))
-    n_buffers, mac_len = fields[7], fields[8]
-    header["lengths"] = list(struct.unpack_from(f"<{n_buffers}Q", data, HEADER.size))
-    header["meta_start"] = HEADER.size + 8 * n_buffers
-    header["pickle_start"] = header["meta_start"] + header["meta_len"] + mac_len
+    n_buffers = fields[7]
+    header["pickle_start"] = HEADER.size + header["meta_len"]
+    header["pickle_end"] = header["pickle_start"] + header["pickle_len"]
+    header["lengths"] = list(struct.unpack_from(f"<{n_buffers}Q", data, header["pickle_end"]))
+    header["buffers_start"] = header["pickle_end"] + 8 * n_buffers
     return header
 
 
 def write_entry(
-    path: Path, stream: bytes, *, context_id: str = "foo", magic: bytes = b"CKPT", version: int = 2
+    path: Path, stream: bytes, *, context_id: str = "foo", magic: bytes = b"CKPT", version: int = 3
 ) -> None:
     """Write an entry with valid digests by hand, to fake entries the cache would never write."""
     meta = b'{"function": "", "arguments": "", "context_id": "x"}'
     id_digest = xxhash.xxh3_128(b"s" + context_id.encode()).digest()
     payload = xxhash.xxh3_128(stream).digest()
-    fields = (magic, version, 0, 0.0, 0.0, len(meta), len(stream), 0, 0, id_digest, payload, 0)
+    mac = bytes(32)  # unsigned
+    fields = (magic, version, 0, 0.0, 0.0, len(meta), len(stream), 0, id_digest, payload, mac, 0)
     header = HEADER.pack(*fields)[:-8]
     digest = xxhash.xxh3_64(header + meta).intdigest()
     path.write_bytes(header + struct.pack("<Q", digest) + meta + stream)
@@ -232,11 +234,11 @@ def test_metadata_in_the_file(tmp_path: Path) -> None:
     cache = PickleFileCache(tmp_path)
     cache.save_entry("foo", [1], checkpointing.EntryInfo(None, "m.f", 0.0, 0, 2.5, "x=1", 0))
     header = read_header(tmp_path / "foo.pickle")
-    assert (header["magic"], header["version"], header["run_time"]) == (b"CKPT", 2, 2.5)
+    assert (header["magic"], header["version"], header["run_time"]) == (b"CKPT", 3, 2.5)
     assert header["created"] > 0
     (entry,) = cache.entries()
     assert entry.size == (tmp_path / "foo.pickle").stat().st_size
-    assert entry.format_version == 2
+    assert entry.format_version == 3
     meta = (tmp_path / "foo.pickle").read_bytes()[HEADER.size : header["pickle_start"]]
     assert b'"m.f"' in meta
     assert checkpointing.__version__.encode() in meta
@@ -274,7 +276,7 @@ def wrong_magic(path: Path) -> None:
 
 def future_version(path: Path) -> None:
     """Write an entry of a format version this library does not know."""
-    write_entry(path, b"N.", version=2)
+    write_entry(path, b"N.", version=4)
 
 
 def missing_class(path: Path) -> None:
@@ -333,7 +335,7 @@ def test_entry_of_another_format_version_is_a_quiet_miss(tmp_path: Path) -> None
     """An entry of another format version (older or newer) is a miss without a warning."""
     cache = PickleFileCache(tmp_path)
     cache.save("foo", 1)
-    for version in (1, 3):
+    for version in (1, 2, 4):
         write_entry(tmp_path / "foo.pickle", pickle.dumps(2), version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -382,7 +384,7 @@ def test_large_array_is_stored_out_of_band(tmp_path: Path) -> None:
     path = tmp_path / "big.pickle"
     header = read_header(path)
     assert header["lengths"] == [array.nbytes]
-    start = -(-(header["pickle_start"] + header["pickle_len"]) // 64) * 64
+    start = -(-header["buffers_start"] // 64) * 64
     on_disk = np.fromfile(path, dtype=np.float64, offset=start)
     np.testing.assert_array_equal(on_disk, array)
     assert path.stat().st_size == start + array.nbytes
@@ -409,7 +411,7 @@ def test_several_buffers_are_aligned(tmp_path: Path) -> None:
     header = read_header(path)
     assert header["lengths"] == [odd.nbytes, 800_000, 800_000]
     data = path.read_bytes()
-    offset = header["pickle_start"] + header["pickle_len"]
+    offset = header["buffers_start"]
     starts = []
     for length in header["lengths"]:
         offset = -(-offset // 64) * 64
@@ -498,7 +500,7 @@ def test_datetime_columns_round_trip_out_of_band(tmp_path: Path) -> None:
     loaded = cache.retrieve("frame")
     pd.testing.assert_frame_equal(loaded, frame)
     data = (tmp_path / "frame.pickle").read_bytes()
-    n_buffers = struct.unpack_from("<4sHHddIQI", data)[-1]
+    n_buffers = HEADER.unpack_from(data)[7]
     assert n_buffers >= 3  # the float column and both int64 views of the time columns
     raw = np.asarray(frame["t"]).view("i8").tobytes()
     assert raw in data  # stored as the raw buffer, not re-encoded in the stream

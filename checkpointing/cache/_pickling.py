@@ -1,10 +1,12 @@
-"""Pickle a result into one in-memory stream plus its large buffers, and back.
+"""Pickle a result into a stream (in memory, or any file object) plus its large buffers.
 
 Large contiguous buffers (numpy arrays, pandas columns, ``PickleBuffer``) stay out of the
 stream (pickle protocol 5 ``buffer_callback``): they are written raw from the result's own
 memory and read back straight into freshly allocated, numpy-owned memory. The stream is
-built in one growing ``BytesIO`` and handed out as a view of its buffer, never copied, so
-storing a result costs about one pickled size of memory beyond the result itself.
+either written to a file object as pickle produces it (:func:`pickle_into`, what the
+directory store uses: a few frames of memory), or built in one growing ``BytesIO`` and
+handed out as a view of its buffer, never copied (:func:`pickle_result`, for stores that
+send an entry whole: about one pickled size of memory beyond the result).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from checkpointing.exceptions import ResultNotPicklableError
 
-__all__ = ["new_buffer", "pickle_result"]
+__all__ = ["new_buffer", "pickle_into", "pickle_result"]
 
 # Smaller buffers stay in the pickle stream: padding and a separate copy would cost more.
 OUT_OF_BAND_MIN = 1 << 14
@@ -39,8 +41,12 @@ def _rebuild_datetimes(integers: Any, dtype: str) -> Any:
     return integers.view(dtype)
 
 
-def pickle_result(result: Any, protocol: int) -> tuple[memoryview, list[memoryview]]:
-    """Pickle ``result``; return a view of the stream and the buffers kept out of band."""
+def pickle_into(file: Any, result: Any, protocol: int) -> list[memoryview]:
+    """Pickle ``result`` into the file object ``file``; return the buffers kept out of band.
+
+    The exception ``file.write`` raised, if it stored it as ``file.failed``, passes
+    through (a full disk); anything else becomes ``ResultNotPicklableError``.
+    """
     buffers: list[memoryview] = []
 
     def keep_in_band(buffer: pickle.PickleBuffer) -> bool:
@@ -54,22 +60,30 @@ def pickle_result(result: Any, protocol: int) -> tuple[memoryview, list[memoryvi
         buffers.append(raw)
         return False
 
-    out = io.BytesIO()
     try:
         if protocol >= 5:
-            pickler = pickle.Pickler(out, protocol, buffer_callback=keep_in_band)
+            pickler = pickle.Pickler(file, protocol, buffer_callback=keep_in_band)
             numpy = sys.modules.get("numpy")
             if numpy is not None:
                 # Only ndarray instances consult this table, so nothing else slows down.
                 pickler.dispatch_table = {**copyreg.dispatch_table, numpy.ndarray: _reduce_array}
         else:
-            pickler = pickle.Pickler(out, protocol)
+            pickler = pickle.Pickler(file, protocol)
         pickler.dump(result)
     except Exception as exc:
+        if exc is getattr(file, "failed", None):
+            raise
         kind = type(result)
         raise ResultNotPicklableError(
             f"cannot pickle a result of type {kind.__module__}.{kind.__qualname__}: {exc}"
         ) from exc
+    return buffers
+
+
+def pickle_result(result: Any, protocol: int) -> tuple[memoryview, list[memoryview]]:
+    """Pickle ``result`` in memory; return a view of the stream and the out-of-band buffers."""
+    out = io.BytesIO()
+    buffers = pickle_into(out, result, protocol)
     # A view of the BytesIO's own buffer (it keeps the BytesIO alive): no copy.
     return out.getbuffer(), buffers
 

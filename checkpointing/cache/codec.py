@@ -1,27 +1,36 @@
 """The entry format: a result and its metadata as bytes, checked on every load.
 
-Format version 2, little-endian, written by :func:`encode` as a few parts and read by
-:func:`decode` from any :class:`~checkpointing.store.EntryReader`::
+Format version 3, little-endian. An entry is written either as a few parts in memory by
+:func:`encode` (for stores that send an entry whole), or streamed into a local file by
+:func:`write_file` (the directory store: see :mod:`._entry_stream`); both give the same
+bytes, and :func:`decode` reads them from any :class:`~checkpointing.store.EntryReader`::
 
     header   4s magic b"CKPT", u16 version, u16 flags, f64 created, f64 run_time,
-             u32 meta_len, u64 pickle_len, u32 n_buffers, u32 mac_len,
-             16s id digest, 16s payload digest, u64 head digest
-    lengths  n_buffers x u64, the byte length of each out-of-band buffer
+             u32 meta_len, u64 pickle_len, u32 n_buffers, 16s id digest,
+             16s payload digest, 32s mac, u64 head digest
     meta     meta_len bytes of UTF-8 JSON (function, arguments, context id, versions)
-    mac      mac_len bytes: HMAC-SHA256 of everything else, when the entry is signed
     pickle   pickle_len bytes, the result pickled with ``buffer_callback``
+    lengths  n_buffers x u64, the byte length of each out-of-band buffer
     buffers  each out-of-band buffer, zero-padded so it starts at a multiple of 64
 
-Integrity: the *head digest* (xxh3-64) covers the header, lengths and metadata; the
-*payload digest* (xxh3-128) covers the pickle stream and every buffer; the *id digest*
-is that of the context id the entry was saved under (see :mod:`._ids`). All three are
-checked before anything is unpickled, so a damaged or misplaced entry is never served.
-xxh3 catches accidents, not attackers: a cache given a secret also signs each entry with
-HMAC-SHA256 over all its bytes and refuses entries that are unsigned or signed with
-another key, which is what makes loading a shared cache safe.
+Everything after the header is in the order it is produced, so a writer can stream it to
+a file and write the fixed-size header last, at offset 0.
+
+Integrity: the *head digest* (xxh3-64) covers the header up to itself and the metadata;
+the *payload digest* (xxh3-128) covers the pickle stream, the lengths and every buffer
+(not the padding); the *id digest* is that of the context id the entry was saved under
+(see :mod:`._ids`). All three are checked before anything is unpickled, so a damaged or
+misplaced entry is never served. xxh3 catches accidents, not attackers: a cache given a
+secret also signs each entry with HMAC-SHA256 and refuses entries that are unsigned or
+signed with another key, which is what makes loading a shared cache safe. The signature
+(``mac``, zeros when unsigned) covers, in this order, the metadata, the pickle stream,
+the lengths, every buffer, and the header fields before ``mac``: the order in which a
+streaming writer has them.
 
 A hit reads the first 64 KB in one call (a small entry is then complete); a large entry
-reads its buffers straight into numpy-owned memory, one copy from the storage.
+reads its buffers straight into numpy-owned memory, one copy from the storage. A large
+pickle stream in a local file is verified in a first chunked pass and unpickled from the
+file in a second one, so it is never held in memory whole.
 """
 
 from __future__ import annotations
@@ -34,6 +43,27 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from checkpointing._stdlib import stdlib_module
+from checkpointing.cache._entry_stream import hash_range, unpickle_range, write_entry
+from checkpointing.cache._format import (
+    FIRST_READ,
+    FLAG_HAS_INFO,
+    FLAG_SIGNED,
+    FORMAT_VERSION,
+    HEADER,
+    MAC_SIZE,
+    MAC_START,
+    MAGIC,
+    UNDIGESTED,
+    DamagedEntry,
+    Digests,
+    EntryError,
+    ForeignEntry,
+    OldEntry,
+    UnloadableEntry,
+    aligned,
+    pack_header,
+    same_digest,
+)
 from checkpointing.cache._ids import IdCodec
 from checkpointing.cache._pickling import new_buffer, pickle_result
 from checkpointing.store.base import BytesReader, EntryReader
@@ -45,6 +75,8 @@ else:
     json = stdlib_module("json")
 
 __all__ = [
+    "FIRST_READ",
+    "FLAG_HAS_INFO",
     "FORMAT_VERSION",
     "MAGIC",
     "DamagedEntry",
@@ -56,46 +88,10 @@ __all__ = [
     "decode",
     "decode_bytes",
     "encode",
+    "meta_bytes",
     "read_head",
+    "write_file",
 ]
-
-FORMAT_VERSION = 2
-MAGIC = b"CKPT"
-HEADER = struct.Struct("<4sHHddIQII16s16sQ")
-FLAG_HAS_INFO = 1  # written by save_entry: run time and metadata are real
-FLAG_SIGNED = 2  # carries an HMAC-SHA256
-MAC_SIZE = 32
-ALIGN = 64
-# A hit reads this much in one call; smaller entries need no further read.
-FIRST_READ = 1 << 16
-_UNDIGESTED = HEADER.size - 8  # the head digest covers the header up to itself
-
-
-class EntryError(Exception):
-    """An entry cannot be served; ``quarantine`` says whether to set it aside."""
-
-    quarantine = False
-    warn = True
-
-
-class DamagedEntry(EntryError):
-    """Checksums, size, context id or signature do not match: never serve it."""
-
-    quarantine = True
-
-
-class ForeignEntry(EntryError):
-    """The bytes are not a checkpointing entry at all (another program's file)."""
-
-
-class OldEntry(EntryError):
-    """An entry of another format version: a quiet miss, replaced on the next save."""
-
-    warn = False
-
-
-class UnloadableEntry(EntryError):
-    """An intact entry whose result cannot be unpickled here (a class is missing...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +105,9 @@ class EntryHead:
     meta: dict[str, Any]
 
 
-def _aligned(offset: int) -> int:
-    """Round ``offset`` up to the buffer alignment."""
-    return -(-offset // ALIGN) * ALIGN
+def meta_bytes(meta: dict[str, Any]) -> bytes:
+    """Return the metadata as it is stored: UTF-8 JSON."""
+    return json.dumps(meta, ensure_ascii=False).encode()
 
 
 def encode(
@@ -119,7 +115,7 @@ def encode(
     result: Any,
     *,
     protocol: int,
-    meta: dict[str, Any],
+    meta: bytes,
     created: float,
     run_time: float,
     flags: int,
@@ -127,49 +123,43 @@ def encode(
 ) -> list[bytes | memoryview]:
     """Return the parts of the entry of ``result``; their concatenation is the entry."""
     stream, buffers = pickle_result(result, protocol)
-    payload = xxhash.xxh3_128(stream)
-    for raw in buffers:
-        payload.update(raw)
-    meta_bytes = json.dumps(meta, ensure_ascii=False).encode()
-    mac_len = MAC_SIZE if secret else 0
     if secret:
         flags |= FLAG_SIGNED
-    header = HEADER.pack(
-        MAGIC,
-        FORMAT_VERSION,
-        flags,
-        created,
-        run_time,
-        len(meta_bytes),
-        len(stream),
-        len(buffers),
-        mac_len,
-        ids.digest,
-        payload.digest(),
-        0,
-    )[:_UNDIGESTED]
+    digests = Digests(meta, secret)
+    digests.update(stream)
     lengths = struct.pack(f"<{len(buffers)}Q", *(raw.nbytes for raw in buffers))
-    digest = xxhash.xxh3_64(header)
-    digest.update(lengths)
-    digest.update(meta_bytes)
-    head = header + struct.pack("<Q", digest.intdigest()) + lengths + meta_bytes
-    if secret:
-        mac = _new_mac(secret, head)
-        mac.update(stream)
-        for raw in buffers:
-            mac.update(raw)
-        head += mac.digest()
+    digests.update(lengths)
+    for raw in buffers:
+        digests.update(raw)
+    assert ids.digest is not None
+    header = pack_header(
+        flags=flags,
+        created=created,
+        run_time=run_time,
+        meta=meta,
+        pickle_len=len(stream),
+        n_buffers=len(buffers),
+        id_digest=ids.digest,
+        digests=digests,
+    )
     # Small entries go out in one write; a large stream is not copied to be joined.
     parts: list[bytes | memoryview] = (
-        [head + stream] if len(stream) <= FIRST_READ else [head, stream]
+        [header + meta + stream + lengths]
+        if len(stream) <= FIRST_READ
+        else [header + meta, stream, lengths]
     )
-    offset = len(head) + len(stream)
+    offset = len(header) + len(meta) + len(stream) + len(lengths)
     for raw in buffers:
-        start = _aligned(offset)
+        start = aligned(offset)
         parts.append(bytes(start - offset))
         parts.append(raw)
         offset = start + raw.nbytes
     return parts
+
+
+def write_file(fd: int, ids: IdCodec, result: Any, **options: Any) -> None:
+    """Stream the entry of ``result`` into the new file ``fd`` (same options as ``encode``)."""
+    write_entry(fd, ids, result, **options)
 
 
 class _Head:
@@ -181,9 +171,6 @@ class _Head:
         "flags",
         "id_digest",
         "lengths",
-        "mac_len",
-        "mac_start",
-        "meta_start",
         "payload_digest",
         "pickle_end",
         "pickle_start",
@@ -197,34 +184,36 @@ class _Head:
         reader.read_into(memoryview(first), 0)
         if len(first) < HEADER.size:
             self._refuse_short(first, size)
-        (magic, version, flags, created, run_time, meta_len, pickle_len, n_buffers, mac_len,
-         id_digest, payload_digest, head_digest) = HEADER.unpack_from(first)  # fmt: skip
+        (magic, version, flags, created, run_time, meta_len, pickle_len, n_buffers,
+         id_digest, payload_digest, _, head_digest) = HEADER.unpack_from(first)  # fmt: skip
         if magic != MAGIC:
             raise ForeignEntry(f"not a checkpointing entry (starts with {magic!r})")
         if version != FORMAT_VERSION:
             raise OldEntry(f"entry of format version {version}, not {FORMAT_VERSION}")
-        self.meta_start = meta_start = HEADER.size + 8 * n_buffers
-        self.mac_start = mac_start = meta_start + meta_len
-        self.pickle_start = pickle_start = mac_start + mac_len
-        if pickle_start > size:
+        self.pickle_start = pickle_start = HEADER.size + meta_len
+        self.pickle_end = pickle_end = pickle_start + pickle_len
+        lengths_end = pickle_end + 8 * n_buffers
+        if lengths_end > size:
             raise DamagedEntry(f"entry is {size} bytes, its header says more (truncated?)")
         data = self._extend(first, reader, pickle_start)
         view = memoryview(data)
-        digest = xxhash.xxh3_64(view[:_UNDIGESTED])
-        digest.update(view[HEADER.size : mac_start])
+        digest = xxhash.xxh3_64(view[:UNDIGESTED])
+        digest.update(view[HEADER.size : pickle_start])
         if digest.intdigest() != head_digest:
             raise DamagedEntry("header or metadata damaged (head digest does not match)")
-        self.pickle_end = end = pickle_start + pickle_len
-        if n_buffers:
-            self.lengths = list(struct.unpack_from(f"<{n_buffers}Q", data, HEADER.size))
-            for length in self.lengths:
-                end = _aligned(end) + length
-        else:
-            self.lengths = []
+        if lengths_end <= len(data):
+            self.lengths = bytes(view[pickle_end:lengths_end])
+        else:  # after a long pickle stream: one more small read
+            table = bytearray(lengths_end - pickle_end)
+            reader.read_into(memoryview(table), pickle_end)
+            self.lengths = bytes(table)
+        end = lengths_end
+        for (length,) in struct.iter_unpack("<Q", self.lengths):
+            end = aligned(end) + length
         if end != size:
             raise DamagedEntry(f"entry is {size} bytes, its header says {end} (truncated?)")
         self.data = data
-        self.flags, self.created, self.run_time, self.mac_len = flags, created, run_time, mac_len
+        self.flags, self.created, self.run_time = flags, created, run_time
         self.id_digest, self.payload_digest = id_digest, payload_digest
 
     @staticmethod
@@ -246,10 +235,14 @@ class _Head:
         reader.read_into(memoryview(longer)[len(data) :], len(data))
         return longer
 
+    def meta_view(self) -> memoryview:
+        """Return the stored metadata bytes."""
+        return memoryview(self.data)[HEADER.size : self.pickle_start]
+
     def meta(self) -> dict[str, Any]:
         """Parse the JSON metadata (never pickle: listing a cache runs no stored code)."""
         try:
-            meta = json.loads(bytes(self.data[self.meta_start : self.mac_start]).decode())
+            meta = json.loads(bytes(self.meta_view()).decode())
         except ValueError as exc:
             raise DamagedEntry(f"unreadable metadata: {exc}") from exc
         if not isinstance(meta, dict):
@@ -270,15 +263,15 @@ def decode_bytes(data: bytes, ids: IdCodec, secret: bytes | None) -> tuple[Any, 
     """Load a whole entry held in ``data``, like :func:`decode` (the fast path of small hits)."""
     if len(data) < HEADER.size or secret:
         return decode(BytesReader(data), ids, secret)
-    (magic, version, flags, _, run_time, meta_len, pickle_len, n_buffers, mac_len, id_digest,
-     payload_digest, head_digest) = HEADER.unpack_from(data)  # fmt: skip
-    if n_buffers or mac_len or magic != MAGIC or version != FORMAT_VERSION:
+    (magic, version, flags, _, run_time, meta_len, pickle_len, n_buffers, id_digest,
+     payload_digest, _, head_digest) = HEADER.unpack_from(data)  # fmt: skip
+    if n_buffers or magic != MAGIC or version != FORMAT_VERSION:
         return decode(BytesReader(data), ids, secret)
     pickle_start = HEADER.size + meta_len
     if pickle_start + pickle_len != len(data):
         raise DamagedEntry(f"entry is {len(data)} bytes, its header says otherwise (truncated?)")
     view = memoryview(data)
-    digest = xxhash.xxh3_64(view[:_UNDIGESTED])
+    digest = xxhash.xxh3_64(view[:UNDIGESTED])
     digest.update(view[HEADER.size : pickle_start])
     if digest.intdigest() != head_digest:
         raise DamagedEntry("header or metadata damaged (head digest does not match)")
@@ -307,65 +300,65 @@ def decode(reader: EntryReader, ids: IdCodec, secret: bytes | None) -> tuple[Any
         raise DamagedEntry(f"entry ended early: {exc}") from exc
 
 
+def _streams(reader: EntryReader, secret: bytes | None) -> bool:
+    """Tell whether to read a large pickle stream twice from the entry instead of holding it.
+
+    Only readers of local files offer ``private()`` (re-reading them is cheap). Checking
+    and then re-reading is safe when nobody else can rewrite the file's bytes in between:
+    always true of an unsigned cache's promise (whoever can write can plant code anyway),
+    and for a signed cache only when ``private()`` says no other user can write the file.
+    """
+    private = getattr(reader, "private", None)
+    return private is not None and (not secret or bool(private()))
+
+
 def _load(
     head: _Head, reader: EntryReader, ids: IdCodec, secret: bytes | None
 ) -> tuple[Any, int, float]:
     """Read the payload of a checked head, verify it, then unpickle it."""
     if head.id_digest != ids.digest:
         raise DamagedEntry("entry holds the result of another context id (moved or copied?)")
-    mac = None
-    if secret:
-        if not head.flags & FLAG_SIGNED or head.mac_len != MAC_SIZE:
-            raise DamagedEntry("entry is not signed, and this cache requires signed entries")
-        mac = _new_mac(secret, memoryview(head.data)[: head.mac_start])
+    if secret and not head.flags & FLAG_SIGNED:
+        raise DamagedEntry("entry is not signed, and this cache requires signed entries")
+    digests = Digests(head.meta_view(), secret)
     data = head.data
+    stream: Any = None  # None: unpickled from the entry, after the checks
     if head.pickle_end <= len(data):
-        stream: Any = memoryview(data)[head.pickle_start : head.pickle_end]
+        stream = memoryview(data)[head.pickle_start : head.pickle_end]
+        digests.update(stream)
+    elif _streams(reader, secret):
+        hash_range(reader, head.pickle_start, head.pickle_end, digests)
     else:
         stream = bytearray(head.pickle_end - head.pickle_start)
         have = max(0, len(data) - head.pickle_start)
         stream[:have] = memoryview(data)[head.pickle_start :]
         reader.read_into(memoryview(stream)[have:], head.pickle_start + have)
-    payload = xxhash.xxh3_128(stream)
-    if mac is not None:
-        mac.update(stream)
+        digests.update(stream)
+    digests.update(head.lengths)
     buffers: list[Any] = []
-    offset = head.pickle_end
-    for length in head.lengths:
-        offset = _aligned(offset)
+    offset = head.pickle_end + len(head.lengths)
+    for (length,) in struct.iter_unpack("<Q", head.lengths):
+        offset = aligned(offset)
         if offset + length <= len(data):
             buffer: Any = bytearray(memoryview(data)[offset : offset + length])
         else:
             buffer = new_buffer(length)
             reader.read_into(memoryview(buffer).cast("B"), offset)
-        payload.update(buffer)
-        if mac is not None:
-            mac.update(buffer)
+        digests.update(buffer)
         buffers.append(buffer)
         offset += length
-    if payload.digest() != head.payload_digest:
+    if digests.payload.digest() != head.payload_digest:
         raise DamagedEntry("payload damaged (payload digest does not match)")
-    if mac is not None:
-        stored = bytes(data[head.mac_start : head.pickle_start])
-        if not _same_digest(mac.digest(), stored):
+    if secret:
+        signed = memoryview(data)[:MAC_START]
+        stored = bytes(data[MAC_START : MAC_START + MAC_SIZE])
+        if not same_digest(digests.signature(signed), stored):
             raise DamagedEntry("signature does not match this cache's secret")
     try:
-        result: Any = pickle.loads(stream, buffers=buffers)
+        if stream is None:
+            result: Any = unpickle_range(reader, head.pickle_start, head.pickle_end, buffers)
+        else:
+            result = pickle.loads(stream, buffers=buffers)
     except Exception as exc:
         raise UnloadableEntry(f"cannot unpickle the result: {exc!r}") from exc
     return result, head.flags, head.run_time
-
-
-def _new_mac(secret: bytes, data: bytes | memoryview) -> Any:
-    """Start the HMAC-SHA256 of an entry (hmac is imported only by caches with a secret)."""
-    import hashlib
-    import hmac
-
-    return hmac.new(secret, data, hashlib.sha256)
-
-
-def _same_digest(a: bytes, b: bytes) -> bool:
-    """Compare two signatures in constant time."""
-    import hmac
-
-    return hmac.compare_digest(a, b)

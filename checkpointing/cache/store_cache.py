@@ -146,7 +146,7 @@ class StoreCache(CacheBase):
         flags: int,
         extra: Mapping[str, Any],
     ) -> None:
-        """Encode the entry and hand its parts to the store."""
+        """Encode the entry and hand it to the store, streamed to a file where it can be."""
         ids = codec_of(context_id)
         meta = {
             "context_id": context_id if type(context_id) is str else repr(context_id),
@@ -158,18 +158,22 @@ class StoreCache(CacheBase):
         }
         if extra:
             meta["extra"] = dict(extra)
-        parts = codec.encode(
-            ids,
-            result,
-            protocol=self.pickle_protocol,
-            meta=meta,
-            created=created,
-            run_time=run_time,
-            flags=flags,
-            secret=self._secret,
-        )
+        options: dict[str, Any] = {
+            "protocol": self.pickle_protocol,
+            "meta": codec.meta_bytes(meta),
+            "created": created,
+            "run_time": run_time,
+            "flags": flags,
+            "secret": self._secret,
+        }
         assert ids.key is not None
-        self.store.put(ids.key, parts)
+        # A store of local files lets the codec stream the entry into the file it will
+        # publish, so a large result is never held pickled in memory as well.
+        put_file = getattr(self.store, "put_file", None)
+        if put_file is not None:
+            put_file(ids.key, lambda fd: codec.write_file(fd, ids, result, **options))
+        else:
+            self.store.put(ids.key, codec.encode(ids, result, **options))
 
     # -- reading -------------------------------------------------------------------------
 

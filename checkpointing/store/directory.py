@@ -22,7 +22,10 @@ sees the old entry or the new one, never part of one. Temp files live in their o
 so that reclaiming the leftovers of killed writers, done before every write, scans only
 the writes in flight, not every entry (a directory of 10,000 entries stays fast to write).
 With ``fsync=True`` the data is also flushed to disk before the rename (see
-docs/reliability.md for what that buys).
+docs/reliability.md for what that buys). Besides ``put``, the store offers ``put_file``:
+the cache then streams a result into the temp file as it is pickled, instead of building
+the entry in memory first, and its readers offer ``private()`` so a large entry can be
+checked and unpickled in two passes over the file (see :mod:`checkpointing.cache.codec`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from checkpointing.exceptions import StorageError
@@ -236,6 +239,21 @@ class DirectoryStore(Store):
 
     def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
         """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
+
+        def write_parts(fd: int) -> None:
+            for part in parts:
+                if len(part):
+                    write_all(fd, part)
+
+        self.put_file(key, write_parts)
+
+    def put_file(self, key: str, fill: Callable[[int], None]) -> None:
+        """Let ``fill`` write the entry into a new temp file, then publish it under ``key``.
+
+        ``fill`` gets the open file descriptor of an empty file and may write and seek as
+        it likes (the codec streams a result into it). If it raises, nothing is published
+        and the temp file is removed; an ``OSError`` becomes a ``StorageError``.
+        """
         check_key(key)
         self._check_directory(create=True)
         temps = os.path.join(self.directory, TEMP_DIR)
@@ -256,9 +274,7 @@ class DirectoryStore(Store):
             ) from exc
         try:
             try:
-                for part in parts:
-                    if len(part):
-                        write_all(fd, part)
+                fill(fd)
                 if self.fsync:
                     os.fsync(fd)
             finally:
