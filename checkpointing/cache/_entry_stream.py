@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from checkpointing.cache._format import (
@@ -43,15 +44,16 @@ _MAX_IO = 1 << 30
 class _FileSink:
     """The file object pickle writes to: every payload byte is hashed, then written."""
 
-    __slots__ = ("digests", "failed", "fd", "pending", "size", "written")
+    __slots__ = ("digests", "failed", "fd", "open_file", "pending", "size", "written")
 
-    def __init__(self, fd: int, digests: Digests, start: bytes) -> None:
-        self.fd = fd
+    def __init__(self, open_file: Callable[[], int], digests: Digests, start: bytes) -> None:
+        self.open_file = open_file
+        self.fd = -1  # the file is created when the first bytes are written
         self.digests = digests
         self.pending = bytearray(start)  # the header placeholder and the metadata
         self.size = len(start)  # bytes of the entry so far
         self.written = 0  # of which already written to the file
-        self.failed: OSError | None = None
+        self.failed: Exception | None = None
 
     def write(self, data: Any) -> int:
         """Hash and write the next payload bytes (pickle calls this once per frame)."""
@@ -82,11 +84,13 @@ class _FileSink:
     def _write(self, view: memoryview) -> None:
         """Write all of ``view`` at the file position, keeping the error for the pickler."""
         try:
+            if self.fd < 0:
+                self.fd = self.open_file()
             while view:
                 done = os.write(self.fd, view[:_MAX_IO])
                 view = view[done:]
                 self.written += done
-        except OSError as exc:
+        except Exception as exc:
             self.failed = exc  # pickle_into lets this one through: it is not the result's
             raise
 
@@ -103,7 +107,7 @@ class _FileSink:
 
 
 def write_entry(
-    fd: int,
+    open_file: Callable[[], int],
     ids: IdCodec,
     result: Any,
     *,
@@ -114,11 +118,15 @@ def write_entry(
     flags: int,
     secret: bytes | None,
 ) -> None:
-    """Write the entry of ``result`` to the new, empty file ``fd``, pickling as it goes."""
+    """Write the entry of ``result``, pickling as it goes, to the new file ``open_file()``.
+
+    The file is created (``open_file`` called) only once the first chunk is ready, so a
+    result that fails to pickle early touches no file at all.
+    """
     if secret:
         flags |= FLAG_SIGNED
     digests = Digests(meta, secret)
-    sink = _FileSink(fd, digests, bytes(HEADER.size) + meta)
+    sink = _FileSink(open_file, digests, bytes(HEADER.size) + meta)
     buffers = pickle_into(sink, result, protocol)
     pickle_len = sink.size - HEADER.size - len(meta)
     sink.write(struct.pack(f"<{len(buffers)}Q", *(raw.nbytes for raw in buffers)))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,9 +158,9 @@ def encode(
     return parts
 
 
-def write_file(fd: int, ids: IdCodec, result: Any, **options: Any) -> None:
-    """Stream the entry of ``result`` into the new file ``fd`` (same options as ``encode``)."""
-    write_entry(fd, ids, result, **options)
+def write_file(open_file: Callable[[], int], ids: IdCodec, result: Any, **options: Any) -> None:
+    """Stream the entry of ``result`` into the new file ``open_file()`` (options of ``encode``)."""
+    write_entry(open_file, ids, result, **options)
 
 
 class _Head:

@@ -171,7 +171,7 @@ class StoreCache(CacheBase):
         # publish, so a large result is never held pickled in memory as well.
         put_file = getattr(self.store, "put_file", None)
         if put_file is not None:
-            put_file(ids.key, lambda fd: codec.write_file(fd, ids, result, **options))
+            put_file(ids.key, lambda open_file: codec.write_file(open_file, ids, result, **options))
         else:
             self.store.put(ids.key, codec.encode(ids, result, **options))
 

@@ -19,6 +19,7 @@ import time
 
 import xxhash
 
+from checkpointing.exceptions import StorageError
 from checkpointing.store.base import _ReaderBase
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "has_magic",
     "open_regular",
     "reclaim_temps",
+    "refuse_non_regular",
     "write_all",
 ]
 
@@ -80,6 +82,25 @@ def open_regular(path: str) -> tuple[int, int]:
         os.close(fd)
         raise
     return fd, info.st_size
+
+
+def refuse_non_regular(path: str) -> None:
+    """Raise ``StorageError`` if a link, directory, FIFO or device sits at ``path``.
+
+    A regular file at an entry name in a cache directory is a damaged entry (its first
+    bytes can be what was damaged): a new entry may replace it.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot inspect cache entry {path!r}: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise StorageError(
+            f"{path!r} is not a regular file (a link, directory or special file); "
+            "refusing to replace it"
+        )
 
 
 def has_magic(path: str, magic: bytes) -> bool:

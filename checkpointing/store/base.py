@@ -19,7 +19,8 @@ for listings and eviction; ``checkpointing.store.UsageBatcher`` batches the
 writes), ``reclaim`` (remove leftovers of crashed writers) and ``lock`` (one computation
 per key). A store that keeps entries in local files may also offer ``put_file(key,
 fill)``, as :class:`~checkpointing.store.DirectoryStore` does: the cache then streams each
-entry into the file (``fill(fd)``) instead of handing over parts, so a large result is
+entry into a file the store creates on demand (``fill(open_file)``) instead of handing
+over parts, so a large result is
 never held pickled in memory. Keys are plain strings of ``[0-9a-z_.-]``, at most 200
 characters, so they are valid file names and object names everywhere.
 

@@ -24,8 +24,9 @@ the writes in flight, not every entry (a directory of 10,000 entries stays fast 
 With ``fsync=True`` the data is also flushed to disk before the rename (see
 docs/reliability.md for what that buys). Besides ``put``, the store offers ``put_file``:
 the cache then streams a result into the temp file as it is pickled, instead of building
-the entry in memory first, and its readers offer ``private()`` so a large entry can be
-checked and unpickled in two passes over the file (see :mod:`checkpointing.cache.codec`).
+the entry in memory first (the file is created once the first bytes are ready), and its
+readers offer ``private()`` so a large entry can be checked and unpickled in two passes
+over the file (see :mod:`checkpointing.cache.codec`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import builtins
 import contextlib
 import errno
 import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -48,6 +48,7 @@ from checkpointing.store._files import (
     has_magic,
     open_regular,
     reclaim_temps,
+    refuse_non_regular,
     write_all,
 )
 from checkpointing.store._usage import USAGE_DIR, UsageLog
@@ -240,71 +241,70 @@ class DirectoryStore(Store):
     def put(self, key: str, parts: Sequence[bytes | memoryview]) -> None:
         """Write ``parts`` to a temp file and rename it onto the entry file of ``key``."""
 
-        def write_parts(fd: int) -> None:
+        def write_parts(open_file: Callable[[], int]) -> None:
+            fd = open_file()
             for part in parts:
                 if len(part):
                     write_all(fd, part)
 
         self.put_file(key, write_parts)
 
-    def put_file(self, key: str, fill: Callable[[int], None]) -> None:
+    def put_file(self, key: str, fill: Callable[[Callable[[], int]], None]) -> None:
         """Let ``fill`` write the entry into a new temp file, then publish it under ``key``.
 
-        ``fill`` gets the open file descriptor of an empty file and may write and seek as
-        it likes (the codec streams a result into it). If it raises, nothing is published
-        and the temp file is removed; an ``OSError`` becomes a ``StorageError``.
+        ``fill`` gets ``open_file``: called (once) when there are bytes to write, it
+        creates the temp file and returns its descriptor, which ``fill`` may write and seek
+        as it likes (the codec streams a result into it). Nothing touches the directory
+        before that call, so a result that fails to pickle early leaves no trace. If
+        ``fill`` raises, nothing is published and the temp file is removed; an ``OSError``
+        becomes a ``StorageError``.
         """
         check_key(key)
-        self._check_directory(create=True)
-        temps = os.path.join(self.directory, TEMP_DIR)
-        reclaim_temps(temps)
         final = self.path(key)
-        self._refuse_foreign(final)
+        opened: list[tuple[str, int]] = []
+
+        def open_file() -> int:
+            if not opened:
+                opened.append(self._create_temp(final))
+            return opened[0][1]
+
         try:
             try:
-                temp, fd = create_temp(temps)
-            except FileNotFoundError:  # first write, or the directory was removed since
-                self._checked = self._marked = False
-                self._check_directory(create=True)
-                os.makedirs(temps, exist_ok=True)
-                temp, fd = create_temp(temps)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create a file in cache directory {self.directory!r}: {exc}"
-            ) from exc
-        try:
-            try:
-                fill(fd)
+                fill(open_file)
+                open_file()  # an empty entry is still a file
                 if self.fsync:
-                    os.fsync(fd)
+                    os.fsync(opened[0][1])
             finally:
-                os.close(fd)
-            os.replace(temp, final)
+                if opened:
+                    os.close(opened[0][1])
+            os.replace(opened[0][0], final)
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            if isinstance(exc, OSError):
+            if opened:
+                with contextlib.suppress(OSError):
+                    os.unlink(opened[0][0])
+            if isinstance(exc, OSError) and not isinstance(exc, StorageError):
                 raise StorageError(f"cannot write cache entry {final!r}: {exc}") from exc
             raise
         self._usage.forget(key)
 
-    def _refuse_foreign(self, path: str) -> None:
-        """Raise ``StorageError`` if a link, directory, FIFO or device sits at ``path``.
-
-        A regular file at an entry name in a cache directory is a damaged entry (its
-        first bytes can be what was damaged): the new entry replaces it.
-        """
+    def _create_temp(self, final: str) -> tuple[str, int]:
+        """Make sure the directory is usable, then create a temp file for ``final``."""
+        self._check_directory(create=True)
+        temps = os.path.join(self.directory, TEMP_DIR)
+        reclaim_temps(temps)
+        refuse_non_regular(final)
         try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            return
+            try:
+                return create_temp(temps)
+            except FileNotFoundError:  # first write, or the directory was removed since
+                self._checked = self._marked = False
+                self._check_directory(create=True)
+                os.makedirs(temps, exist_ok=True)
+                return create_temp(temps)
         except OSError as exc:
-            raise StorageError(f"cannot inspect cache entry {path!r}: {exc}") from exc
-        if not stat.S_ISREG(mode):
             raise StorageError(
-                f"{path!r} is not a regular file (a link, directory or special file); "
-                "refusing to replace it"
-            )
+                f"cannot create a file in cache directory {self.directory!r}: {exc}"
+            ) from exc
 
     def delete(self, key: str) -> bool:
         """Remove the entry file of ``key`` if it is one of ours; return whether it was."""

@@ -62,7 +62,7 @@ def test_parts_and_stream_give_the_same_entry(result: Any, secret: Any, run_time
         path = os.path.join(tmp, "entry")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            codec.write_file(fd, ids, result, **options)
+            codec.write_file(lambda: fd, ids, result, **options)
         finally:
             os.close(fd)
         with open(path, "rb") as file:
