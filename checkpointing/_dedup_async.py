@@ -8,8 +8,9 @@ once the result is stored, or the computation failed or was cancelled:
    first served (:class:`_Queue`, a line of futures): a waiting task awaits its own
    future, which the task before it resolves when it lets go, so it wakes at once and
    costs nothing while it waits;
-2. the task at the head takes this process's turn on the key (the ``threading.Lock`` the
-   sync ``claim`` uses) without blocking; held by a task of another event loop (another
+2. the task at the head, if it waited, looks for the result of the task before it; if
+   none, it takes this process's turn on the key (the ``threading.Lock`` the sync
+   ``claim`` uses) without blocking; held by a task of another event loop (another
    thread), it is tried again after growing pauses, awaited with ``asyncio.sleep``;
 3. then :func:`checkpointing._dedup.decide` runs exactly as for threads: look for the
    result, try the store's lock (one quick request, made from the loop), try again after
@@ -31,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Hashable
 from typing import Any, TypeVar
 
-from checkpointing._dedup import Claim, Flight, Load, Request, decide, join, poll
+from checkpointing._dedup import Claim, Flight, Load, Request, decide, found, join, poll
 
 __all__ = ["AsyncClaim", "claim_async"]
 
@@ -161,16 +162,18 @@ async def claim_async(
     request = Request(cache, key, load, timeout, ttl, warn)
     outcome = AsyncClaim(name, flight, loop)
     try:
-        waited = outcome.waits()
+        queued = outcome.waits()
         if not await outcome.take_queue(request.remaining()):
             outcome.release()  # this task holds nothing: it computes on its own
             return request.give_up(outcome)
-        if not outcome.take_turn():
-            # A task of another event loop (thread) of this process computes the key.
-            waited = True
-            if not await _wait_through(poll(outcome.take_turn, request.deadline)):
-                # Keep this loop's turn: its other tasks then load what this one stores.
-                return request.give_up(outcome)
+        # Another task of this loop computed the key: look for its result at once.
+        if queued and found(outcome, load):
+            return outcome
+        waited = not outcome.take_turn()
+        # A task of another event loop (thread) of this process computes the key.
+        if waited and not await _wait_through(poll(outcome.take_turn, request.deadline)):
+            # Keep this loop's turn: its other tasks then load what this one stores.
+            return request.give_up(outcome)
         await _wait_through(decide(outcome, request, waited))
         return outcome
     except BaseException:
