@@ -27,8 +27,9 @@ IGNORED = (
 # What a replay note says of one particular run: when it was stored, how long it took.
 _NOTE_TIMES = (
     (r"stored \d{4}-\d\d-\d\d \d\d:\d\d", "stored DATE"),
-    (r"the run took [^,;<]+", "the run took TIME"),
-    (r"loaded in [^,;<]+", "loaded in TIME"),
+    # "<1 ms" may be written "&lt;1 ms" in HTML: the "<" is part of the time.
+    (r"the run took (?:<|&lt;)?[^,;<]+", "the run took TIME"),
+    (r"loaded in (?:<|&lt;)?[^,;<]+", "loaded in TIME"),
 )
 REPLACED = tuple(
     (f"/cells/*/outputs/*/data/{kind}", pattern, replacement)
