@@ -57,10 +57,14 @@ class _FileSink:
 
     def write(self, data: Any) -> int:
         """Hash and write the next payload bytes (pickle calls this once per frame)."""
+        self.digests.update(data)
+        if type(data) is bytes and len(self.pending) + len(data) <= CHUNK:
+            self.pending += data  # the usual case, kept short: small saves pass here once
+            self.size += len(data)
+            return len(data)
         view = memoryview(data)
         if view.ndim != 1 or view.format != "B":
             view = view.cast("B")
-        self.digests.update(view)
         self.put(view)
         return len(view)
 
@@ -129,7 +133,8 @@ def write_entry(
     sink = _FileSink(open_file, digests, bytes(HEADER.size) + meta)
     buffers = pickle_into(sink, result, protocol)
     pickle_len = sink.size - HEADER.size - len(meta)
-    sink.write(struct.pack(f"<{len(buffers)}Q", *(raw.nbytes for raw in buffers)))
+    if buffers:  # else the lengths table is empty
+        sink.write(struct.pack(f"<{len(buffers)}Q", *(raw.nbytes for raw in buffers)))
     for raw in buffers:
         sink.put(memoryview(bytes(aligned(sink.size) - sink.size)))
         sink.write(raw)

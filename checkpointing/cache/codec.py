@@ -37,14 +37,14 @@ from __future__ import annotations
 
 import pickle
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from checkpointing._stdlib import stdlib_module
-from checkpointing.cache._entry_stream import hash_range, unpickle_range, write_entry
+from checkpointing.cache._entry_stream import hash_range, unpickle_range
+from checkpointing.cache._entry_stream import write_entry as write_file
 from checkpointing.cache._format import (
     FIRST_READ,
     FLAG_HAS_INFO,
@@ -156,11 +156,6 @@ def encode(
         parts.append(raw)
         offset = start + raw.nbytes
     return parts
-
-
-def write_file(open_file: Callable[[], int], ids: IdCodec, result: Any, **options: Any) -> None:
-    """Stream the entry of ``result`` into the new file ``open_file()`` (options of ``encode``)."""
-    write_entry(open_file, ids, result, **options)
 
 
 class _Head:
