@@ -34,15 +34,10 @@ import xxhash
 
 from checkpointing._classify import is_user_class, is_user_module, module_of, package_version
 from checkpointing._module_content import module_content_token
+from checkpointing._namespace import ModuleNamespace
 from checkpointing._object_tokens import library_object_token, user_object_token
 from checkpointing._observed import observed_extras
-from checkpointing._profile import (
-    ModuleNamespace,
-    ambient_inputs,
-    code_identity,
-    free_values,
-    profile_of,
-)
+from checkpointing._profile import ambient_inputs, code_identity, free_values, profile_of
 from checkpointing._subclasses import (
     discovered_subclasses,
     members_read_subclasses,

@@ -25,6 +25,7 @@ from checkpointing._ambient import AmbientState, digest_states, registry_version
 from checkpointing._classify import is_user_module
 from checkpointing._code_table import CodeTable
 from checkpointing._imports import IMPORTED, code_imports, read_import
+from checkpointing._namespace import NAMESPACE_READERS, namespace_reader
 from checkpointing._normalize import normalize_function
 from checkpointing._placeholders import FreeName
 from checkpointing._scope import ImportBinding
@@ -34,7 +35,6 @@ from checkpointing._verify import find_definition, source_matches_code
 __all__ = [
     "UNBOUND",
     "CodeProfile",
-    "ModuleNamespace",
     "ambient_inputs",
     "code_identity",
     "code_key",
@@ -265,40 +265,12 @@ def _read_names(
             if builtin_names is None:
                 builtin_names = _builtin_names(namespace)
             value = builtin_names.get(name, UNBOUND)
-            if id(value) in _NAMESPACE_READERS:
-                value = _namespace_reader(namespace, value)
+            if id(value) in NAMESPACE_READERS:
+                value = namespace_reader(namespace, value)
         if chain:
             value = follow_chain(value, chain)
         values.append(value)
     return tuple(values)
-
-
-# Builtins through which code reads its module's globals by names known only when it
-# runs (``globals()[name]``, ``eval("K * 2")``): where the code uses one, the whole
-# module is what it may read.
-_NAMESPACE_READERS = frozenset(map(id, (builtins.globals, builtins.eval, builtins.exec)))
-
-
-class ModuleNamespace:
-    """Stands in the key for a function's module where its code reads globals dynamically.
-
-    Hashed by the module's content (its functions' code and its globals' values, see
-    :mod:`checkpointing._module_content`), ``__main__`` included, so editing or rebinding
-    any global the code could look up by a computed name re-runs it.
-    """
-
-    __slots__ = ("module",)
-
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-
-
-def _namespace_reader(namespace: dict[str, Any], reader: object) -> object:
-    """Return the module ``namespace`` belongs to, wrapped; ``reader`` if there is none."""
-    module = sys.modules.get(str(namespace.get("__name__")))
-    if module is None or getattr(module, "__dict__", None) is not namespace:
-        return reader  # code run in a bare dict (exec): nothing better to stand for it
-    return ModuleNamespace(module)
 
 
 # Values a library module attribute may be replaced by in the key: whatever the script
