@@ -26,12 +26,13 @@ from __future__ import annotations
 import ast
 import sys
 from collections.abc import Mapping
-from types import BuiltinFunctionType, CodeType, FunctionType, MethodType, ModuleType
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import xxhash
 
 from checkpointing._classify import is_user_module, package_version
+from checkpointing._code_table import CodeTable
 from checkpointing._hashing import WRAPPED_ATTRIBUTE, hash_values
 from checkpointing._profile import UNBOUND, CodeProfile, free_values, lookup_name, profile_of
 from checkpointing._simplify import simplify
@@ -68,16 +69,9 @@ def _digest(value: object) -> str:
         return "unhashable"
 
 
-# Readable code per code object (kept alive with it, so its id is not reused).
-_texts: dict[int, tuple[CodeType, str | None]] = {}
-
-
 def readable_code(func: FunctionType) -> str | None:
     """Return ``func``'s source without comments, docstrings or annotations, if known."""
-    known = _texts.get(id(func.__code__))
-    if known is None or known[0] is not func.__code__:
-        known = _texts[id(func.__code__)] = (func.__code__, _readable_code(func))
-    return known[1]
+    return _texts.get(func)
 
 
 def _readable_code(func: FunctionType) -> str | None:
@@ -88,6 +82,10 @@ def _readable_code(func: FunctionType) -> str | None:
     simplify(node)
     text = ast.unparse(node)
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "\n# ... (truncated)"
+
+
+# Readable code per code object, let go with the functions that use it (see CodeTable).
+_texts: CodeTable[str | None] = CodeTable(_readable_code)
 
 
 class _Walker:

@@ -16,7 +16,11 @@ from checkpointing._classify import is_user_class, module_of
 
 __all__ = ["discovered_subclasses", "members_read_subclasses", "subclass_dependencies"]
 
+# Keyed by code identity; each entry keeps its code object alive so the id stays its own,
+# and the memo starts over past _MEMO_LIMIT entries so re-run notebook cells cannot grow
+# it without bound (a dropped entry is only worked out again).
 _reads_subclasses_memo: dict[int, tuple[CodeType, bool]] = {}
+_MEMO_LIMIT = 4096
 
 
 def _reads_subclasses(code: CodeType) -> bool:
@@ -29,6 +33,8 @@ def _reads_subclasses(code: CodeType) -> bool:
         current = stack.pop()
         found = "__subclasses__" in current.co_names
         stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    if len(_reads_subclasses_memo) >= _MEMO_LIMIT:
+        _reads_subclasses_memo.clear()
     _reads_subclasses_memo[id(code)] = (code, found)
     return found
 

@@ -152,3 +152,21 @@ def test_library_state_plans_of_redefined_functions_are_not_all_kept() -> None:
     last = make_function("x")
     ambient_inputs(last, profile_of(last))  # a build processes the deaths
     assert len(_state_plans) <= before + 130
+
+
+def test_other_per_code_memos_of_redefined_functions_are_bounded() -> None:
+    """The explain texts and the ``__subclasses__`` check do not keep every code object."""
+    from checkpointing import _subclasses
+    from checkpointing._components import _texts, readable_code
+
+    gc.collect()
+    before = len(_texts)
+    for i in range(5000):
+        func = make_function(f"x + {i}", name="cell_function")
+        readable_code(func)
+        _subclasses.subclass_dependencies(func, ())
+    gc.collect()
+    last = make_function("x")
+    readable_code(last)  # a build processes the deaths
+    assert len(_texts) <= before + 130
+    assert len(_subclasses._reads_subclasses_memo) <= _subclasses._MEMO_LIMIT
