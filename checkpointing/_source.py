@@ -62,6 +62,9 @@ _DEFINITION_LINE = re.compile(r"^(\s*def\s)|(\s*async\s+def\s)|(.*(?<!\w)lambda(
 def _source_in_file(func: FunctionType) -> str | None:
     """Return the block defining ``func`` from its file's lines, or ``None`` if unknown."""
     code = func.__code__
+    # As inspect does: lines cached before the file was edited are read again (once per
+    # code object, when its profile is built; never on a hit).
+    linecache.checkcache(code.co_filename)
     lines = linecache.getlines(code.co_filename, func.__globals__)
     start = code.co_firstlineno - 1
     if not 0 <= start < len(lines):

@@ -1,4 +1,6 @@
-"""Readers of entries held by a server: the first bytes come with the lookup, the rest on demand.
+"""What the stores held by a server share: readers of their entries, and hit counting.
+
+Readers: the first bytes come with the lookup, the rest on demand.
 
 A hit on a small entry must cost one request, so a remote store fetches the first
 ``HEAD_BYTES`` of an entry (and its size) when it is looked up; a smaller entry is then
@@ -16,12 +18,13 @@ then counts a miss (with a warning) and never mixes two versions into one result
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from checkpointing.exceptions import StorageError
+from checkpointing.store.base import check_key
 
-__all__ = ["HEAD_BYTES", "PinnedRangeReader", "WholeValueReader"]
+__all__ = ["HEAD_BYTES", "BatchedUsage", "PinnedRangeReader", "WholeValueReader"]
 
 HEAD_BYTES = 1 << 16
 
@@ -143,3 +146,32 @@ def is_unreachable(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+class BatchedUsage:
+    """``touch``/``usage``/``usages`` of a store whose hits a usage batcher records.
+
+    The store sets ``_usage`` (a ``UsageBatcher`` with ``read(keys)``: counts pending in
+    this process included) and has ``_failure`` to turn a server error into a
+    ``StorageError``. A hit only counts in memory; the batcher writes in the background.
+    """
+
+    _usage: Any
+    _failure: Callable[[str, str, BaseException], StorageError]
+
+    def touch(self, key: str) -> None:
+        """Count a hit of ``key`` in memory (written in a batch in the background)."""
+        self._usage.touch(key)
+
+    def usage(self, key: str) -> tuple[int, float | None]:
+        """Return the hits and last use of ``key``, this process's pending hits included."""
+        return self.usages([key]).get(key, (0, None))
+
+    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
+        """Return the hits and last use of each of ``keys`` (a few requests, not one each)."""
+        checked = [check_key(key) for key in keys]
+        try:
+            found: dict[str, tuple[int, float | None]] = self._usage.read(checked)
+        except Exception as exc:
+            raise self._failure("read the usage of", "entries", exc) from exc
+        return found

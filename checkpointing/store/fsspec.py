@@ -29,13 +29,18 @@ import asyncio
 import contextlib
 import posixpath
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from checkpointing.exceptions import StorageError
 from checkpointing.store._object_usage import ObjectUsage
-from checkpointing.store._remote import HEAD_BYTES, PinnedRangeReader, is_unreachable
+from checkpointing.store._remote import (
+    HEAD_BYTES,
+    BatchedUsage,
+    PinnedRangeReader,
+    is_unreachable,
+)
 from checkpointing.store.base import BytesReader, EntryReader, Store, check_key
 from checkpointing.store.locks import LeaseFile, StoreLock
 from checkpointing.store.secrets import Scrubber
@@ -100,7 +105,7 @@ class _ObjectLeases:
         self._fs.pipe_file(self._path(name), data)
 
 
-class FsspecStore(Store):
+class FsspecStore(BatchedUsage, Store):
     """Store entries as objects under ``url`` (``s3://bucket/prefix``, ``gs://...``, ``memory://...``).
 
     ``storage_options`` go to the fsspec file system (for S3: ``endpoint_url``, ``key``,
@@ -143,7 +148,7 @@ class FsspecStore(Store):
         self.label = _LABELS.get(protocol, protocol)
         self._atomic_objects = protocol in _OBJECT_STORES
         leases = _ObjectLeases(fs, f"{self.root}/.locks")
-        self._usage = ObjectUsage(fs, self.root, leases, self.list)
+        self._usage: ObjectUsage = ObjectUsage(fs, self.root, leases, self.list)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -290,22 +295,6 @@ class FsspecStore(Store):
             base = posixpath.basename(str(name).rstrip("/"))
             if base.endswith(ENTRY_SUFFIX) and not base.startswith("."):
                 yield base[: -len(ENTRY_SUFFIX)]
-
-    def touch(self, key: str) -> None:
-        """Count a hit of ``key`` in memory (written in a batch in the background)."""
-        self._usage.touch(key)
-
-    def usage(self, key: str) -> tuple[int, float | None]:
-        """Return the hits and last use of ``key``, this process's pending hits included."""
-        return self.usages([key]).get(key, (0, None))
-
-    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
-        """Return the hits and last use of each of ``keys`` (one request per usage object)."""
-        keys = [check_key(key) for key in keys]
-        try:
-            return self._usage.read(keys)
-        except Exception as exc:
-            raise self._failure("read the usage of", "entries", exc) from exc
 
     def lock(self, key: str, ttl: float) -> StoreLock | None:
         """Return a lock object ``<root>/.locks/<key>.lock`` expiring ``ttl`` s after refresh."""

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from checkpointing.exceptions import StorageError
 from checkpointing.store._redis_usage import RedisUsage
-from checkpointing.store._remote import HEAD_BYTES, WholeValueReader, is_unreachable
+from checkpointing.store._remote import HEAD_BYTES, BatchedUsage, WholeValueReader, is_unreachable
 from checkpointing.store.base import BytesReader, EntryReader, Store, check_key
 from checkpointing.store.locks import StoreLock
 from checkpointing.store.secrets import Scrubber, strip_userinfo
@@ -121,7 +121,7 @@ class _RedisLock:
                 self._lock.release()
 
 
-class RedisStore(Store):
+class RedisStore(BatchedUsage, Store):
     """Store entries as values in the Redis database of ``url`` (``redis://host:port/db``).
 
     ``prefix`` namespaces the keys (several caches can share a database), and may also be
@@ -164,7 +164,7 @@ class RedisStore(Store):
             client = redis.Redis.from_url(connect_url, **settings)
         self.client = client
         self._lookup = client.register_script(_LOOKUP)
-        self._usage = RedisUsage(client, prefix)
+        self._usage: RedisUsage = RedisUsage(client, prefix)
         self.prefix = prefix
         self.max_entry_size = max_entry_size
         public = strip_userinfo(urlunsplit(parts._replace(query="", fragment="")))
@@ -289,22 +289,6 @@ class RedisStore(Store):
         for name in names:
             text = name.decode() if isinstance(name, bytes) else str(name)
             yield text[start:]
-
-    def touch(self, key: str) -> None:
-        """Count a hit of ``key`` in memory (sent to the server in the background)."""
-        self._usage.touch(key)
-
-    def usage(self, key: str) -> tuple[int, float | None]:
-        """Return the hits and last use of ``key``, this process's pending hits included."""
-        return self.usages([key]).get(key, (0, None))
-
-    def usages(self, keys: Iterable[str]) -> dict[str, tuple[int, float | None]]:
-        """Return the hits and last use of each of ``keys``, in one round trip."""
-        keys = [check_key(key) for key in keys]
-        try:
-            return self._usage.read(keys)
-        except Exception as exc:
-            raise self._failure("read the usage of", "entries", exc) from exc
 
     def reclaim(self) -> int:
         """Drop the usage records of entries that are gone (evicted by the server)."""
